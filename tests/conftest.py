@@ -4,6 +4,11 @@ import os
 from pathlib import Path
 
 import pytest
+from mmdet.utils import register_all_modules
+
+import genisp_mmdet  # noqa: F401  (registers the plugin's modules)
+
+register_all_modules(init_default_scope=True)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get('GENISP_SHARED_DIR', REPO_ROOT.parent / 'shared'))

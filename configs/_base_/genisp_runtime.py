@@ -1,0 +1,10 @@
+# Runtime settings shared by GenISP configs: MMDetection's defaults, plus our plugin and a
+# visualisation hook that draws on the ISP's output (a RAW path is not an image mmcv can read).
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['genisp_mmdet'], allow_failed_imports=False)
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+                    save_best='coco/bbox_mAP', rule='greater'),
+    visualization=dict(type='RawDetVisualizationHook'))
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

@@ -1,0 +1,37 @@
+"""Let mmengine resume from its own checkpoints with torch's weights-only loading kept on.
+
+torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7's checkpoints hold
+a few non-tensor objects (its MessageHub's ``HistoryBuffer`` and the NumPy arrays and scalars
+inside it), so ``--resume`` fails with ``UnpicklingError: Weights only load failed``. We
+allow-list exactly those types. ``weights_only`` is never switched off: a checkpoint from the
+internet must not be able to run code.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _numpy_checkpoint_types() -> list:
+    """The NumPy callables/types a pickled ndarray or NumPy scalar refers to."""
+    try:  # NumPy >= 2 moved the implementation to numpy._core
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(name)) for name in
+                     ('float64', 'float32', 'float16', 'int64', 'int32', 'bool')]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def mmengine_checkpoint_types() -> list:
+    """Every non-tensor type found in an mmengine 0.10.7 training checkpoint."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return [HistoryBuffer, *_numpy_checkpoint_types()]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Register :func:`mmengine_checkpoint_types` with ``torch.serialization.add_safe_globals``
+    (idempotent; a no-op on torch without weights-only loading)."""
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:
+        add_safe_globals(mmengine_checkpoint_types())

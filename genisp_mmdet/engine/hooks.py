@@ -1,0 +1,81 @@
+"""Visualisation of detections on what the ISP renders (MMDetection's hook reads image files,
+which for RAW input means nothing it can decode)."""
+from __future__ import annotations
+
+import os.path as osp
+from typing import List, Sequence
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.fileio import join_path
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist
+
+from mmdet.engine.hooks import DetVisualizationHook
+from mmdet.registry import HOOKS
+from mmdet.structures import DetDataSample
+
+
+def to_uint8_image(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` RGB in [0, 1] -> ``(H, W, 3)`` uint8 RGB (clipped)."""
+    return (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+@torch.no_grad()
+def render_for_display(model, inputs: Sequence[torch.Tensor],
+                       data_samples: Sequence[DetDataSample]) -> List[np.ndarray]:
+    """Run the model's ISP (its data preprocessor's ``render``) on raw batch inputs and return
+    uint8 RGB images at each sample's ``ori_shape``, the frame predictions are rescaled to."""
+    if is_model_wrapper(model):
+        model = model.module
+    preprocessor = model.data_preprocessor
+    device = next(preprocessor.parameters(), torch.empty(0)).device
+    rendered = preprocessor.render([img.to(device) for img in inputs])
+    images = []
+    for img, sample in zip(rendered, data_samples):
+        image = to_uint8_image(img)
+        h, w = sample.ori_shape[:2]
+        if image.shape[:2] != (h, w):
+            image = mmcv.imresize(image, (w, h), interpolation='bilinear')
+        images.append(image)
+    return images
+
+
+@HOOKS.register_module()
+class RawDetVisualizationHook(DetVisualizationHook):
+    """:class:`DetVisualizationHook` that draws on the ISP's output instead of reading
+    ``img_path``. ``tools/test.py --show-dir DIR`` turns it on; images are written as
+    ``<work_dir>/<timestamp>/DIR/<raw file stem>.png``."""
+
+    def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
+                       outputs: Sequence[DetDataSample]) -> None:
+        if self.draw is False:
+            return
+        total_curr_iter = runner.iter + batch_idx
+        if total_curr_iter % self.interval != 0:
+            return
+        image = render_for_display(runner.model, data_batch['inputs'][:1], outputs[:1])[0]
+        self._visualizer.add_datasample(
+            osp.basename(outputs[0].img_path) if self.show else 'val_img', image,
+            data_sample=outputs[0], show=self.show, wait_time=self.wait_time,
+            pred_score_thr=self.score_thr, step=total_curr_iter)
+
+    def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
+                        outputs: Sequence[DetDataSample]) -> None:
+        if self.draw is False:
+            return
+        out_dir = None
+        if self.test_out_dir is not None:
+            out_dir = join_path(runner.work_dir, runner.timestamp, self.test_out_dir)
+            mkdir_or_exist(out_dir)
+        images = render_for_display(runner.model, data_batch['inputs'], outputs)
+        for image, data_sample in zip(images, outputs):
+            self._test_index += 1
+            stem = osp.splitext(osp.basename(data_sample.img_path))[0]
+            out_file = osp.join(out_dir, f'{stem}.png') if out_dir else None
+            self._visualizer.add_datasample(
+                stem if self.show else 'test_img', image, data_sample=data_sample,
+                show=self.show, wait_time=self.wait_time, pred_score_thr=self.score_thr,
+                out_file=out_file, step=self._test_index)

@@ -1,0 +1,80 @@
+"""Command-line glue shared by tools/train.py and tools/test.py: config loading with clear
+errors, CPU (gloo) distributed launch, AMP switching."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import sys
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+class ConfigError(RuntimeError):
+    """A config file that cannot be used; the message names the file and the problem."""
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """``Config.fromfile`` + ``--cfg-options``, turning mmengine's deep errors into one line
+    that names the file."""
+    if not osp.isfile(path):
+        raise ConfigError(f'config file not found: {path}')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as exc:  # mmengine raises many types (SyntaxError, KeyError, ...)
+        raise ConfigError(f'cannot load config {path}: {type(exc).__name__}: {exc}') from exc
+    if cfg_options:
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except Exception as exc:
+            raise ConfigError(f'cannot apply --cfg-options to {path}: {exc}') from exc
+    if 'model' not in cfg:
+        raise ConfigError(f'config {path} defines no `model`')
+    return cfg
+
+
+def set_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:
+    """CLI > config > ./work_dirs/<config name>, as in MMDetection."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mmengine's AmpOptimWrapper (dynamic loss scale)."""
+    if not torch.cuda.is_available():
+        raise ConfigError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper uses '
+                          'torch.cuda.amp); none is available on this machine')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make ``--launcher pytorch`` work on machines without a GPU.
+
+    mmengine 0.10.7's launcher calls ``torch.cuda.set_device`` unconditionally and wraps the
+    model with ``device_ids=[LOCAL_RANK]``; both fail on CPU. Initialising the gloo process
+    group here (the runner then skips its own init) and asking for ``device_ids=None`` keeps
+    the standard runner in charge of everything else."""
+    if torch.cuda.is_available() or cfg.get('launcher', 'none') != 'pytorch':
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear line to stderr and exit (no traceback for user errors)."""
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(code)
+
+
+def ensure_local_rank(local_rank: int) -> None:
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)

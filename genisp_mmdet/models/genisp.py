@@ -1,0 +1,178 @@
+"""GenISP: a minimal neural image signal processor (Morawski et al., CVPR-W 2022).
+
+Pipeline on a packed, device-independent RAW image (``(B, 3, H, W)``, linear CIE XYZ or camera
+RGB, black level removed and divided by the white level, so roughly [0, 1] and usually very
+dark):
+
+1. **ConvWB** - an image-to-parameters net looks at a 256x256 bilinear copy and predicts three
+   channel gains ``w``; the full-resolution image becomes ``diag(w) @ xyz``.
+2. **ConvCC** - the same design predicts nine numbers, a 3x3 matrix ``C`` applied per pixel as
+   ``C @ rgb`` on the white-balanced image.
+3. **Shallow ConvNet** - conv3x3x16, InstanceNorm, LeakyReLU, conv3x3x64, InstanceNorm,
+   LeakyReLU, conv1x1x3 - renders the image the frozen detector sees.
+
+Choices where the paper is silent (documented here so they can be ablated):
+
+* Pooling: ``MaxPool2d(2)`` after each of the three convolutions (256 -> 128 -> 64 -> 32),
+  then global average pooling to a 128-vector.
+* MLP: ``Linear(128, 64) -> LeakyReLU -> Linear(64, n)``.
+* Exposure: the 256x256 copy that the parameter nets see is divided by its own mean
+  brightness, so ConvWB/ConvCC predict colour, not exposure; the inputs span 20x-1000x
+  under-exposure and LeakyReLU convs are not scale invariant. Brightness is normalised by the
+  shallow ConvNet's InstanceNorm.
+* Parameterisation and initialisation (stable step 0): gains are ``exp(mlp(x))`` (positive,
+  symmetric in log space) and ``C = I + mlp(x)``; the last MLP layer of both nets starts at
+  zero, so at step 0 the gains are exactly 1 and ``C`` is exactly the identity. Gradients still
+  reach the whole net because the last layer's weights receive them first.
+* Output: the shallow ConvNet's output is an RGB image nominally in [0, 1] (display-referred,
+  like the sRGB images detectors are trained on); the final 1x1 convolution starts with bias
+  0.5 so the first images the detector sees are centred mid-grey rather than black.
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmdet.registry import MODELS
+
+from ..color import apply_channel_gains, apply_color_matrix
+
+
+class ImageToParameters(nn.Module):
+    """Image-to-parameters net shared by ConvWB and ConvCC.
+
+    Args:
+        num_outputs: size of the predicted parameter vector (3 for gains, 9 for a matrix).
+        channels: output channels of the three convolutions.
+        kernel_sizes: kernel sizes of the three convolutions.
+        mlp_hidden: width of the hidden MLP layer.
+        negative_slope: LeakyReLU slope.
+
+    Shapes:
+        input ``(B, 3, h, w)`` (any size; GenISP passes 256x256) -> output ``(B, num_outputs)``.
+        The last layer is zero-initialised, so the output starts at exactly 0.
+    """
+
+    def __init__(self,
+                 num_outputs: int,
+                 channels: Sequence[int] = (16, 32, 128),
+                 kernel_sizes: Sequence[int] = (7, 5, 3),
+                 mlp_hidden: int = 64,
+                 negative_slope: float = 0.01):
+        super().__init__()
+        layers = []
+        in_ch = 3
+        for out_ch, k in zip(channels, kernel_sizes):
+            layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2),
+                       nn.LeakyReLU(negative_slope), nn.MaxPool2d(2)]
+            in_ch = out_ch
+        layers.append(nn.AdaptiveAvgPool2d(1))
+        self.features = nn.Sequential(*layers)
+        self.mlp = nn.Sequential(nn.Linear(in_ch, mlp_hidden), nn.LeakyReLU(negative_slope),
+                                 nn.Linear(mlp_hidden, num_outputs))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.features(x).flatten(1))
+
+
+class ConvWB(nn.Module):
+    """Predicts per-image white-balance gains ``(B, 3)`` (all 1 at initialisation)."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.net = ImageToParameters(3, **kwargs)
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        return torch.exp(self.net(thumbnail).float())
+
+
+class ConvCC(nn.Module):
+    """Predicts a per-image colour-correction matrix ``(B, 3, 3)`` (identity at init)."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.net = ImageToParameters(9, **kwargs)
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        delta = self.net(thumbnail).float().view(-1, 3, 3)
+        return torch.eye(3, device=delta.device, dtype=delta.dtype) + delta
+
+
+class ShallowConvNet(nn.Module):
+    """conv3x3x16, IN, LeakyReLU, conv3x3x64, IN, LeakyReLU, conv1x1x3: ``(B,3,H,W)`` -> same."""
+
+    def __init__(self, channels: Sequence[int] = (16, 64), negative_slope: float = 0.01,
+                 output_bias: float = 0.5):
+        super().__init__()
+        c1, c2 = channels
+        self.body = nn.Sequential(
+            nn.Conv2d(3, c1, 3, padding=1), nn.InstanceNorm2d(c1, affine=True),
+            nn.LeakyReLU(negative_slope),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.InstanceNorm2d(c2, affine=True),
+            nn.LeakyReLU(negative_slope),
+            nn.Conv2d(c2, 3, 1))
+        nn.init.constant_(self.body[-1].bias, output_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@MODELS.register_module()
+class GenISP(BaseModule):
+    """GenISP: ConvWB -> ConvCC -> shallow ConvNet (see the module docstring).
+
+    Args:
+        thumbnail_size: side of the bilinear copy the parameter nets see (paper: 256).
+        param_net: keyword arguments for both :class:`ImageToParameters` nets.
+        convnet: keyword arguments for :class:`ShallowConvNet`.
+        use_wb, use_cc: switch ConvWB / ConvCC off for ablations (identity instead).
+        eps: floor of the thumbnail's mean brightness (all-black inputs stay finite).
+
+    Shapes:
+        ``forward(x)``: ``x (B, 3, H, W)`` packed RAW, linear XYZ or camera RGB, ~[0, 1]
+        -> ``(B, 3, H, W)`` RGB nominally in [0, 1] for the detector. Each image gets its own
+        gains and matrix. ``forward_with_params`` also returns them.
+    """
+
+    def __init__(self, thumbnail_size: int = 256, param_net: Dict | None = None,
+                 convnet: Dict | None = None, use_wb: bool = True, use_cc: bool = True,
+                 eps: float = 1e-6, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.thumbnail_size = thumbnail_size
+        self.use_wb, self.use_cc, self.eps = use_wb, use_cc, eps
+        self.conv_wb = ConvWB(**(param_net or {})) if use_wb else None
+        self.conv_cc = ConvCC(**(param_net or {})) if use_cc else None
+        self.convnet = ShallowConvNet(**(convnet or {}))
+
+    def _thumbnail(self, x: torch.Tensor) -> torch.Tensor:
+        size = (self.thumbnail_size, self.thumbnail_size)
+        thumb = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+        brightness = thumb.float().mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
+        return (thumb / brightness).to(x.dtype)
+
+    def forward_with_params(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Like ``forward`` but returns ``dict(image, wb_gains (B, 3), cc_matrix (B, 3, 3),
+        white_balanced, color_corrected)`` for inspection and visualisation."""
+        batch = x.shape[0]
+        # Resizing is linear and the gains are per channel, so gains applied to the
+        # thumbnail equal the thumbnail of the white-balanced image: one resize serves both.
+        thumb = self._thumbnail(x)
+        eye = torch.eye(3, device=x.device)
+        gains = self.conv_wb(thumb) if self.use_wb else torch.ones(batch, 3, device=x.device)
+        balanced = apply_channel_gains(x, gains)
+        if self.use_cc:
+            matrix = self.conv_cc(apply_channel_gains(thumb, gains))
+        else:
+            matrix = eye.expand(batch, 3, 3)
+        corrected = apply_color_matrix(balanced, matrix)
+        return dict(image=self.convnet(corrected), wb_gains=gains, cc_matrix=matrix,
+                    white_balanced=balanced, color_corrected=corrected)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_params(x)['image']

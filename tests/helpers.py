@@ -1,0 +1,47 @@
+"""Small builders shared by tests: tiny detector configs and synthetic RAW batches."""
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from mmdet.structures import DetDataSample
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_RETINANET = str(REPO_ROOT / 'configs' / '_base_' / 'models' / 'retinanet_tiny.py')
+
+
+def tiny_retinanet_cfg() -> dict:
+    return Config.fromfile(TINY_RETINANET).model.to_dict()
+
+
+def frozen_tiny_cfg(**kwargs) -> dict:
+    cfg = dict(type='FrozenDetector', detector=tiny_retinanet_cfg(),
+               data_preprocessor=dict(isp=dict(type='GenISP')))
+    cfg.update(kwargs)
+    return cfg
+
+
+def raw_batch(sizes=((64, 96), (64, 96)), seed=0, exposure=0.02, num_boxes=2):
+    """A data batch as a dataloader yields it: float packed-RAW ``(3, H, W)`` inputs and
+    DetDataSamples with boxes (labels in COCO's 80-class index space)."""
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for h, w in sizes:
+        img = torch.rand(3, h, w, generator=g) * exposure
+        boxes = []
+        for _ in range(num_boxes):
+            x0, y0 = float(torch.randint(0, w // 2, (1,), generator=g)), \
+                float(torch.randint(0, h // 2, (1,), generator=g))
+            bw, bh = 12 + float(torch.randint(0, w // 3, (1,), generator=g)), \
+                12 + float(torch.randint(0, h // 3, (1,), generator=g))
+            boxes.append([x0, y0, min(x0 + bw, w - 1), min(y0 + bh, h - 1)])
+            img[:, int(y0):int(boxes[-1][3]), int(x0):int(boxes[-1][2])] *= 4
+        sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                                             scale_factor=(1.0, 1.0), img_id=len(samples),
+                                             img_path=f'img{len(samples)}.dng'))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor(boxes), labels=torch.randint(0, 3, (num_boxes,), generator=g))
+        inputs.append(img)
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

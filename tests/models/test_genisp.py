@@ -1,0 +1,104 @@
+"""GenISP: architecture, initial identity, per-image parameters, numerics."""
+import pytest
+import torch
+
+from genisp_mmdet.models import GenISP
+
+
+@pytest.fixture
+def isp():
+    torch.manual_seed(0)
+    return GenISP()
+
+
+def dark_scene(batch=2, h=40, w=56, exposure=0.01, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, h, w, generator=g) * exposure
+
+
+def test_architecture_follows_the_paper(isp):
+    convs = [m for m in isp.conv_wb.net.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size[0], c.out_channels) for c in convs] == [(7, 16), (5, 32), (3, 128)]
+    assert isp.conv_cc.net.mlp[-1].out_features == 9
+    assert isp.conv_wb.net.mlp[-1].out_features == 3
+    body = list(isp.convnet.body)
+    kinds = [type(m).__name__ for m in body]
+    assert kinds == ['Conv2d', 'InstanceNorm2d', 'LeakyReLU', 'Conv2d', 'InstanceNorm2d',
+                     'LeakyReLU', 'Conv2d']
+    assert [(body[i].kernel_size[0], body[i].out_channels) for i in (0, 3, 6)] == \
+        [(3, 16), (3, 64), (1, 3)]
+
+
+def test_starts_at_identity_gains_and_matrix(isp):
+    out = isp.forward_with_params(dark_scene())
+    assert torch.equal(out['wb_gains'], torch.ones(2, 3))
+    assert torch.equal(out['cc_matrix'], torch.eye(3).expand(2, 3, 3))
+    assert out['image'].shape == (2, 3, 40, 56)
+
+
+def test_each_image_gets_its_own_parameters(isp):
+    for p in isp.parameters():  # move away from the identity start
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.cat([dark_scene(1, seed=1), dark_scene(1, seed=2) * torch.tensor(
+        [2.0, 1.0, 0.3]).view(1, 3, 1, 1)])
+    out = isp.forward_with_params(x)
+    assert not torch.allclose(out['wb_gains'][0], out['wb_gains'][1])
+    assert not torch.allclose(out['cc_matrix'][0], out['cc_matrix'][1])
+    # batched result equals the per-image result
+    single = isp.forward_with_params(x[1:])
+    torch.testing.assert_close(out['wb_gains'][1], single['wb_gains'][0])
+    torch.testing.assert_close(out['image'][1], single['image'][0], atol=1e-5, rtol=1e-5)
+
+
+def test_gains_and_matrix_are_applied_to_the_full_image(isp):
+    for p in isp.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x = dark_scene(1)
+    out = isp.forward_with_params(x)
+    expected_wb = x * out['wb_gains'][:, :, None, None]
+    torch.testing.assert_close(out['white_balanced'], expected_wb)
+    expected_cc = torch.einsum('ij,jhw->ihw', out['cc_matrix'][0], expected_wb[0])
+    torch.testing.assert_close(out['color_corrected'][0], expected_cc, atol=1e-6, rtol=1e-5)
+
+
+def test_parameter_nets_ignore_exposure(isp):
+    for p in isp.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x = dark_scene(1, exposure=1.0)
+    bright = isp.forward_with_params(x)
+    dark = isp.forward_with_params(x / 200)
+    torch.testing.assert_close(bright['wb_gains'], dark['wb_gains'], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bright['cc_matrix'], dark['cc_matrix'], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('name,x', [
+    ('all black', torch.zeros(2, 3, 32, 48)),
+    ('saturated', torch.ones(2, 3, 32, 48)),
+    ('1000x under-exposed', dark_scene(2, 32, 48, exposure=1e-3)),
+])
+def test_extreme_inputs_stay_finite(isp, name, x):
+    x = x.clone().requires_grad_(True)
+    out = isp(x)
+    out.square().mean().backward()
+    assert torch.isfinite(out).all(), name
+    assert torch.isfinite(x.grad).all(), name
+    for n, p in isp.named_parameters():
+        assert p.grad is None or torch.isfinite(p.grad).all(), (name, n)
+
+
+def test_bfloat16_autocast_forward_backward_finite(isp):
+    x = dark_scene(2, 64, 80, exposure=0.005)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = isp(x)
+        loss = out.float().square().mean()
+    loss.backward()
+    assert torch.isfinite(out.float()).all()
+    grads = [p.grad for p in isp.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_ablation_switches(isp):
+    plain = GenISP(use_wb=False, use_cc=False)
+    assert plain.conv_wb is None and plain.conv_cc is None
+    out = plain.forward_with_params(dark_scene())
+    torch.testing.assert_close(out['color_corrected'], dark_scene())

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Evaluate a trained GenISP detector (COCO mAP) - MMDetection's command line.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+        [--show-dir DIR] [--cfg-options ...] [--launcher pytorch]
+
+``--show-dir`` draws predictions on the ISP's output image (RAW files cannot be displayed as
+they are). ``--isp-from CKPT`` evaluates the ISP weights of another run in front of this
+config's detector (loaded from its ``detector_checkpoint``): the paper's generalisation test,
+e.g. an ISP trained with RetinaNet evaluated in front of Faster R-CNN, with CHECKPOINT omitted.
+"""
+import argparse
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import genisp_mmdet  # noqa: E402,F401
+from genisp_mmdet.engine.launch import (ConfigError, ensure_local_rank, fail,  # noqa: E402
+                                        load_config, set_work_dir, setup_cpu_distributed)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a GenISP detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file of a GenISP run')
+    parser.add_argument('--isp-from', metavar='CKPT',
+                        help="load only the ISP from CKPT; the detector comes from the config's "
+                        'detector_checkpoint (generalisation to another detector)')
+    parser.add_argument('--work-dir', help='the dir to save evaluation metrics')
+    parser.add_argument('--out', help='dump predictions to a pickle file')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='dir (under work_dir/timestamp) for drawn results')
+    parser.add_argument('--wait-time', type=float, default=2, help='show interval (s)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    ensure_local_rank(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if (args.checkpoint is None) == (args.isp_from is None):
+            raise ConfigError('give exactly one of CHECKPOINT or --isp-from CKPT')
+        for path in (args.checkpoint, args.isp_from):
+            if path is not None and not os.path.isfile(path) and '://' not in path:
+                raise ConfigError(f'checkpoint not found: {path}')
+        cfg = load_config(args.config, args.cfg_options)
+        cfg.launcher = args.launcher
+        set_work_dir(cfg, args.config, args.work_dir)
+        if args.isp_from:
+            cfg.model.isp_checkpoint = args.isp_from
+            cfg.load_from = None
+        else:
+            cfg.load_from = args.checkpoint
+        if args.show or args.show_dir:
+            hook = cfg.default_hooks.get('visualization')
+            if hook is None or hook.get('type') != 'RawDetVisualizationHook':
+                raise ConfigError(f'{args.config}: --show/--show-dir need '
+                                  "default_hooks.visualization=dict(type='RawDetVisualizationHook')")
+            hook['draw'] = True
+            if args.show:
+                hook.update(show=True, wait_time=args.wait_time)
+            if args.show_dir:
+                hook['test_out_dir'] = args.show_dir
+        if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+            raise ConfigError(f'--out must be a .pkl file, got {args.out}')
+    except ConfigError as exc:
+        fail(str(exc))
+    setup_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.isp_from:
+        # The runner only initialises weights when training; here init_weights loads the
+        # detector's pretrained checkpoint and the ISP from --isp-from.
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        model.init_weights()
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Train GenISP (or any genisp-mmdet model) with MMEngine's runner - MMDetection's command line.
+
+    python tools/train.py configs/genisp_retinanet.py [--work-dir DIR] [--amp] [--resume [CKPT]]
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+Distributed: ``bash tools/dist_train.sh CONFIG NUM_PROCS [args]`` or
+``torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch``; works on CPU (gloo).
+"""
+import argparse
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)  # run from a clone without `pip install -e .` too
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
+from genisp_mmdet.engine.launch import (ConfigError, enable_amp, ensure_local_rank,  # noqa: E402
+                                        fail, load_config, set_work_dir,
+                                        setup_cpu_distributed)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a GenISP detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument('--auto-scale-lr', action='store_true', help='scale LR by batch size')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or from the latest checkpoint in the work '
+                        'dir when no path is given')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    ensure_local_rank(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+        cfg.launcher = args.launcher
+        set_work_dir(cfg, args.config, args.work_dir)
+        if args.amp:
+            enable_amp(cfg)
+        if args.auto_scale_lr:
+            if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+                raise ConfigError(f'{args.config}: --auto-scale-lr needs `auto_scale_lr` '
+                                  'with `base_batch_size` in the config')
+            cfg.auto_scale_lr.enable = True
+        if args.resume == 'auto':
+            cfg.resume, cfg.load_from = True, None
+        elif args.resume is not None:
+            if not os.path.isfile(args.resume):
+                raise ConfigError(f'--resume checkpoint not found: {args.resume}')
+            cfg.resume, cfg.load_from = True, args.resume
+    except ConfigError as exc:
+        fail(str(exc))
+    setup_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
