@@ -11,8 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_RETINANET = str(REPO_ROOT / 'configs' / '_base_' / 'models' / 'retinanet_tiny.py')
 
 
-def tiny_retinanet_cfg() -> dict:
-    return Config.fromfile(TINY_RETINANET).model.to_dict()
+def tiny_retinanet_cfg():
+    return Config.fromfile(TINY_RETINANET).model  # a ConfigDict: mmdet heads read it by attribute
 
 
 def frozen_tiny_cfg(**kwargs) -> dict:
