@@ -1,0 +1,153 @@
+"""A decode-once cache of packed RAW images at training resolution.
+
+Decoding a 20 MP RAW costs a few hundred milliseconds per epoch and image; the cache stores the
+packed, colour-converted image once as ``<raw file name>.npy`` (float16, ``(h, w, 3)``, already
+resized to fit the training scale) next to ``<raw file name>.json`` holding the ``raw_meta``
+dict. The RAW file's own name is kept (``DSC01881.ARW.npy``) so files that differ only by
+extension never collide, and a dataset can switch to the cache by pointing its image prefix at
+the cache folder: :func:`cache_path_for` turns ``<prefix>/DSC01881.ARW`` into the ``.npy``.
+
+Writes are atomic: both files are written under temporary names and renamed, the ``.json``
+last, so a ``.json`` next to a ``.npy`` means the entry is complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .errors import PathLike, RawFileNotFoundError, RawReadError, TruncatedRawError
+from .reader import RAW_META_FIELDS, PackedRaw
+
+CACHE_SUFFIX = '.npy'
+SIDECAR_SUFFIX = '.json'
+CACHE_FORMAT = 'genisp-packed-raw'
+CACHE_VERSION = 1
+
+
+def cache_path_for(path: PathLike) -> str:
+    """``.npy`` cache path of a RAW path (``x/DSC1.ARW`` -> ``x/DSC1.ARW.npy``); a path that
+    already ends in ``.npy`` is returned unchanged."""
+    path = os.fspath(path)
+    return path if path.endswith(CACHE_SUFFIX) else path + CACHE_SUFFIX
+
+
+def sidecar_path_for(npy_path: PathLike) -> str:
+    """``x/DSC1.ARW.npy`` -> ``x/DSC1.ARW.json``."""
+    npy_path = os.fspath(npy_path)
+    stem = npy_path[:-len(CACHE_SUFFIX)] if npy_path.endswith(CACHE_SUFFIX) else npy_path
+    return stem + SIDECAR_SUFFIX
+
+
+def is_cached(npy_path: PathLike) -> bool:
+    """True when both the array and its sidecar exist (the sidecar is written last)."""
+    return os.path.isfile(npy_path) and os.path.isfile(sidecar_path_for(npy_path))
+
+
+def fit_size(height: int, width: int, scale: Tuple[int, int]) -> Tuple[int, int]:
+    """Output ``(h, w)`` that fits ``scale`` keeping the aspect ratio, never enlarging.
+
+    ``scale`` is ``(long, short)`` edge limits in any order, like mmcv's ``rescale_size`` /
+    ``Resize(scale=(1333, 800), keep_ratio=True)``: the long image edge becomes at most
+    ``max(scale)`` and the short edge at most ``min(scale)``. Unlike mmcv the image is never
+    enlarged: the pipeline's own ``Resize`` does any upscaling, and storing it would only waste
+    disk.
+    """
+    long_lim, short_lim = max(scale), min(scale)
+    factor = min(long_lim / max(height, width), short_lim / min(height, width), 1.0)
+    return max(1, int(round(height * factor))), max(1, int(round(width * factor)))
+
+
+def resize_to_fit(image: np.ndarray, scale: Optional[Tuple[int, int]]) -> np.ndarray:
+    """Area-downsamples ``(H, W, 3)`` ``image`` to :func:`fit_size`; unchanged when it fits."""
+    if scale is None:
+        return image
+    h, w = fit_size(image.shape[0], image.shape[1], scale)
+    if (h, w) == image.shape[:2]:
+        return image
+    # INTER_AREA averages whole source pixels: the right anti-aliasing for a downscale of
+    # noisy low-light data (bilinear would alias the noise).
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _atomic_write(path: str, write) -> None:
+    directory = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_packed_cache(npy_path: PathLike, image: np.ndarray, meta: Dict[str, Any],
+                       source: Optional[PathLike] = None) -> None:
+    """Writes one cache entry atomically.
+
+    Args:
+        npy_path: target ``.npy`` path (the sidecar goes next to it); parent folders are
+            created.
+        image: ``(h, w, 3)`` float image (stored as float16).
+        meta: the ``raw_meta`` dict (:data:`~genisp_mmdet.raw.reader.RAW_META_FIELDS`);
+            ``visible_shape`` must stay the sensor's, not the stored image's.
+        source: the RAW file it came from, recorded in the sidecar.
+    """
+    npy_path = os.fspath(npy_path)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'expected an (h, w, 3) image, got {image.shape}')
+    os.makedirs(os.path.dirname(npy_path) or '.', exist_ok=True)
+    array = np.ascontiguousarray(image, dtype=np.float16)
+    sidecar = dict(format=CACHE_FORMAT, version=CACHE_VERSION,
+                   source=None if source is None else os.fspath(source),
+                   shape=list(array.shape), dtype='float16',
+                   raw_meta={k: meta.get(k) for k in RAW_META_FIELDS})
+    _atomic_write(npy_path, lambda f: np.save(f, array, allow_pickle=False))
+    _atomic_write(sidecar_path_for(npy_path),
+                  lambda f: f.write(json.dumps(sidecar, indent=1).encode('utf-8')))
+
+
+def load_packed_cache(npy_path: PathLike) -> PackedRaw:
+    """Loads a cache entry written by :func:`write_packed_cache`.
+
+    Returns:
+        :class:`PackedRaw` with ``image`` ``(h, w, 3)`` float32 (the stored float16 widened)
+        and ``meta`` the stored ``raw_meta``.
+
+    Raises:
+        RawFileNotFoundError: the ``.npy`` or its sidecar is missing (an interrupted
+            conversion leaves no sidecar).
+        TruncatedRawError: the array or sidecar cannot be parsed or disagree in shape.
+    """
+    npy_path = os.fspath(npy_path)
+    json_path = sidecar_path_for(npy_path)
+    for p in (npy_path, json_path):
+        if not os.path.isfile(p):
+            raise RawFileNotFoundError(p, 'no such packed-RAW cache file (run '
+                                          'tools/convert_raw_cache.py)')
+    try:
+        with open(json_path, 'rb') as f:
+            sidecar = json.loads(f.read().decode('utf-8'))
+        meta = sidecar['raw_meta']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise TruncatedRawError(json_path, f'corrupt packed-RAW sidecar ({e})') from e
+    try:
+        array = np.load(npy_path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise TruncatedRawError(npy_path, f'corrupt packed-RAW array ({e})') from e
+    expected = sidecar.get('shape', list(array.shape))
+    if array.ndim != 3 or array.shape[2] != 3 or list(array.shape) != expected:
+        raise TruncatedRawError(npy_path, f'packed-RAW array has shape {array.shape}, sidecar '
+                                          f'says {sidecar.get("shape")}')
+    if not isinstance(meta, dict) or any(k not in meta for k in RAW_META_FIELDS):
+        raise RawReadError(json_path, 'packed-RAW sidecar lacks raw_meta fields')
+    return PackedRaw(image=array.astype(np.float32), meta=meta)

@@ -1,0 +1,69 @@
+"""Typed errors raised when a RAW file cannot be turned into a packed image.
+
+Every error derives from :class:`RawReadError` (a :class:`ValueError`: the input's content is
+unacceptable), carries the offending ``path`` and a human ``reason``, and its message names
+both. A missing file is additionally a :class:`FileNotFoundError`, so code that already
+handles missing files keeps working.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import Union
+
+PathLike = Union[str, os.PathLike]
+
+
+class RawReadError(ValueError):
+    """A RAW file could not be read into a packed image.
+
+    Args:
+        path: the file (as given by the caller).
+        reason: what is wrong with it, in words.
+
+    Attributes:
+        path: ``str`` path of the file.
+        reason: the problem, without the path.
+    """
+
+    def __init__(self, path: PathLike, reason: str):
+        self.path = os.fspath(path) if path is not None else '<unknown>'
+        self.reason = reason
+        message = f'{self.path}: {reason}'
+        # ValueError.__init__ sets args; OSError-based subclasses need their own fields below.
+        ValueError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return f'{self.path}: {self.reason}'
+
+    def __reduce__(self):
+        # Keeps the error picklable across multiprocessing workers (the default reduce would
+        # call __init__ with the formatted message only).
+        return (self.__class__, (self.path, self.reason))
+
+
+class RawFileNotFoundError(RawReadError, FileNotFoundError):
+    """The path does not exist (also a :class:`FileNotFoundError`)."""
+
+    def __init__(self, path: PathLike, reason: str = 'no such file'):
+        super().__init__(path, reason)
+        self.errno = errno.ENOENT
+        self.strerror = reason
+        self.filename = self.path
+
+
+class NotRawFileError(RawReadError):
+    """The file is not a RAW file LibRaw can read (a JPEG, text, a directory, ...)."""
+
+
+class TruncatedRawError(RawReadError):
+    """The file looks like a RAW container but its data ends early or is corrupt."""
+
+
+class UnsupportedSensorError(RawReadError):
+    """The file decodes, but its sensor is not a 2x2 R/G/G/B Bayer mosaic (X-Trans, Foveon or
+    linear DNG without a CFA, monochrome, 4-colour CMYG/RGBE/YRGB ...)."""
+
+
+class MissingColorMatrixError(RawReadError):
+    """The file has no usable camera -> XYZ colour matrix and ``on_missing_matrix='raise'``."""

@@ -1,0 +1,174 @@
+"""Bayer mosaic -> packed half-resolution RGB (NumPy, vectorised).
+
+A 2x2 Bayer cell holds one red, two green and one blue photosite; packing turns each cell into
+one pixel ``(R, mean(G1, G2), B)``, halving both dimensions without interpolation. This is the
+same reduction LibRaw performs for ``half_size=True`` (``mix_green``), so the result can be
+checked against ``rawpy.RawPy.postprocess(half_size=True, output_color=ColorSpace.raw, ...)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+#: The four orders a 2x2 R/G/G/B mosaic can have, named by the colours of its top-left cell read
+#: in raster order (top-left, top-right, bottom-left, bottom-right).
+CFA_PATTERNS = ('RGGB', 'BGGR', 'GRBG', 'GBRG')
+
+Position = Tuple[int, int]
+
+#: Target size of the per-band float scratch of :func:`pack_bayer`.
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CfaLayout:
+    """Where each colour sits in the 2x2 cell of a Bayer mosaic.
+
+    Attributes:
+        name: the pattern in raster order of the top-left cell, one of :data:`CFA_PATTERNS`.
+        red, green1, green2, blue: ``(row, col)`` in ``{0, 1}^2`` of each photosite; ``green1``
+            is the first green in raster order.
+        color_index: ``2x2`` LibRaw colour indices (into ``color_desc`` and the per-channel
+            black levels / white-balance multipliers) of the cell, as ``raw_pattern`` gives.
+    """
+
+    name: str
+    red: Position
+    green1: Position
+    green2: Position
+    blue: Position
+    color_index: Tuple[Tuple[int, int], Tuple[int, int]]
+
+
+def cfa_layout(raw_pattern: np.ndarray, color_desc: bytes | str) -> CfaLayout:
+    """Reads the 2x2 Bayer order from LibRaw's ``raw_pattern`` and ``color_desc``.
+
+    ``raw_pattern[y, x]`` is an index into ``color_desc`` (LibRaw often reports ``b'RGBG'``,
+    where index 3 is the second green), so colours are looked up, never assumed from the index.
+    The pattern is anchored at the visible area's top-left pixel (LibRaw's ``COLOR(row, col)``
+    works in visible-area coordinates and keeps margins even for Bayer sensors).
+
+    Args:
+        raw_pattern: ``(2, 2)`` integer colour indices (rawpy ``raw_pattern``).
+        color_desc: colour letters per index (rawpy ``color_desc``), e.g. ``b'RGBG'``.
+
+    Returns:
+        The :class:`CfaLayout`.
+
+    Raises:
+        ValueError: the pattern is not 2x2, or its colours are not one R, two G and one B
+            (e.g. CMYG, RGBE, X-Trans, monochrome).
+    """
+    pattern = np.asarray(raw_pattern)
+    if pattern.shape != (2, 2):
+        raise ValueError(f'colour filter pattern is {pattern.shape[0]}x{pattern.shape[1]}, '
+                         'not a 2x2 Bayer cell')
+    desc = color_desc.decode('ascii', 'replace') if isinstance(color_desc, bytes) \
+        else str(color_desc)
+    desc = desc.rstrip('\x00')
+    index = [[int(pattern[y, x]) for x in range(2)] for y in range(2)]
+    try:
+        letters = [[desc[i].upper() for i in row] for row in index]
+    except IndexError:
+        raise ValueError(f'colour filter pattern {index} indexes past the colour description '
+                         f'{desc!r}') from None
+    name = ''.join(letters[0] + letters[1])
+    if sorted(name) != ['B', 'G', 'G', 'R']:
+        raise ValueError(f'colour filter cell {name!r} (colours {desc!r}) is not one red, two '
+                         'green and one blue photosite')
+    positions = [(y, x) for y in range(2) for x in range(2)]
+    greens = [p for p, c in zip(positions, name) if c == 'G']
+    return CfaLayout(name=name,
+                     red=positions[name.index('R')],
+                     green1=greens[0],
+                     green2=greens[1],
+                     blue=positions[name.index('B')],
+                     color_index=(tuple(index[0]), tuple(index[1])))
+
+
+def _normalise_into(site: np.ndarray, black: float, white: float, out: np.ndarray) -> None:
+    # (v - black) / (white - black) written straight into a float32 plane: the uint16 view is
+    # converted element-wise by the ufunc, so no float64 or full-frame temporary is created.
+    np.subtract(site, np.float32(black), out=out, dtype=np.float32, casting='unsafe')
+    np.multiply(out, np.float32(1.0 / (white - black)), out=out)
+
+
+def pack_bayer(bayer: np.ndarray,
+               layout: CfaLayout,
+               black_levels: Sequence[Sequence[float]] | np.ndarray,
+               white_level: float,
+               matrix: Optional[np.ndarray] = None) -> np.ndarray:
+    """Packs a Bayer mosaic into half-resolution, black-subtracted, normalised RGB.
+
+    Each photosite is mapped to ``clip((v - black) / (white - black), 0, 1)`` with its own
+    black level, then each 2x2 cell becomes ``(R, (G1 + G2) / 2, B)`` -- greens are clipped
+    before averaging, as LibRaw does. Saturated and below-black photosites therefore end at
+    exactly 1 and 0 (never NaN). When ``matrix`` is given it is applied per pixel *after*
+    clipping (``out = matrix @ rgb``), so the result may leave [0, 1].
+
+    Odd dimensions are cropped to even (the last row / column has no complete cell).
+
+    Args:
+        bayer: ``(H, W)`` mosaic, any integer or float dtype (normally LibRaw's uint16
+            ``raw_image_visible``), anchored so ``layout`` describes its top-left cell.
+        layout: the 2x2 order, from :func:`cfa_layout`.
+        black_levels: ``(2, 2)`` black level of each cell position, in raw units.
+        white_level: saturation level in raw units; must exceed every black level.
+        matrix: optional ``(3, 3)`` colour matrix (e.g. camera RGB -> CIE XYZ).
+
+    Returns:
+        ``(H // 2, W // 2, 3)`` C-contiguous float32: camera RGB in [0, 1], or
+        ``matrix @ camera RGB`` when ``matrix`` is given.
+    """
+    if bayer.ndim != 2:
+        raise ValueError(f'expected a 2D Bayer mosaic, got shape {bayer.shape}')
+    h2, w2 = bayer.shape[0] // 2, bayer.shape[1] // 2
+    if h2 == 0 or w2 == 0:
+        raise ValueError(f'Bayer mosaic {bayer.shape} has no complete 2x2 cell')
+    black = np.asarray(black_levels, dtype=np.float64).reshape(2, 2)
+    white = float(white_level)
+    if not np.all(white > black):
+        raise ValueError(f'white level {white} does not exceed the black levels '
+                         f'{black.tolist()}')
+
+    m = None
+    if matrix is not None:
+        m = np.asarray(matrix, dtype=np.float32)
+        if m.shape != (3, 3):
+            raise ValueError(f'colour matrix must be 3x3, got {m.shape}')
+
+    out = np.empty((h2, w2, 3), dtype=np.float32)
+    # Work in bands of packed rows whose float scratch (~1 MiB) stays in cache: every pass but
+    # the final write then runs from cache, and no full-frame temporary is allocated
+    # (page-faulting fresh full-frame buffers cost more than the arithmetic itself).
+    rows = max(8, _CHUNK_BYTES // (16 * w2))
+    scratch = np.empty((4, min(rows, h2), w2), dtype=np.float32)
+    sites = (layout.red, layout.green1, layout.blue, layout.green2)
+    half = np.float32(0.5)
+    for r0 in range(0, h2, rows):
+        r1 = min(h2, r0 + rows)
+        band = scratch[:, :r1 - r0]
+        for plane, (y, x) in zip(band, sites):
+            # strided views: no copy and no fancy indexing of the mosaic
+            _normalise_into(bayer[2 * r0 + y:2 * r1:2, x:2 * w2:2], black[y, x], white, plane)
+        # each photosite is clipped before the greens are averaged, as LibRaw does
+        np.clip(band, 0.0, 1.0, out=band)
+        band[1] += band[3]
+        band[1] *= half
+        dst = out[r0:r1]
+        # cv2 interleaves and applies the 3x3 matrix several times faster than NumPy, whose
+        # (N, 3) @ (3, 3) does not reach an optimised GEMM for such a thin product.
+        _into(cv2.merge([band[0], band[1], band[2]], dst=dst), dst)
+        if m is not None:
+            _into(cv2.transform(dst, m, dst=dst), dst)
+    return out
+
+
+def _into(result: np.ndarray, dst: np.ndarray) -> None:
+    # cv2 silently allocates a new array when it cannot use ``dst``; keep the output correct
+    # even then.
+    if result is not dst and not np.shares_memory(result, dst):
+        dst[...] = result

@@ -1,0 +1,132 @@
+"""Bayer packing on synthetic mosaics: CFA orders, levels, clipping, the colour matrix, bands."""
+import numpy as np
+import pytest
+
+from genisp_mmdet.raw import CFA_PATTERNS, cfa_layout, pack_bayer
+from genisp_mmdet.raw import packing
+
+# LibRaw reports colour indices into color_desc b'RGBG': 0 red, 1 green, 2 blue, 3 green #2.
+LIBRAW_PATTERNS = {
+    'RGGB': [[0, 1], [3, 2]],
+    'BGGR': [[2, 3], [1, 0]],
+    'GRBG': [[1, 0], [2, 3]],
+    'GBRG': [[3, 2], [0, 1]],
+}
+
+
+def mosaic_from_cells(cells: dict, cfa: str) -> np.ndarray:
+    """(h, w) planes per colour ('R', 'G1', 'G2', 'B') -> (2h, 2w) mosaic in order ``cfa``."""
+    h, w = cells['R'].shape
+    out = np.zeros((2 * h, 2 * w), dtype=cells['R'].dtype)
+    greens = iter(('G1', 'G2'))
+    for i, c in enumerate(cfa):
+        y, x = divmod(i, 2)
+        out[y::2, x::2] = cells[next(greens) if c == 'G' else c]
+    return out
+
+
+@pytest.mark.parametrize('cfa', CFA_PATTERNS)
+def test_cfa_layout_reads_order_from_pattern_and_desc(cfa):
+    layout = cfa_layout(np.array(LIBRAW_PATTERNS[cfa]), b'RGBG')
+    assert layout.name == cfa
+    cell = [[None, None], [None, None]]
+    for name, pos in (('R', layout.red), ('G', layout.green1), ('G', layout.green2),
+                      ('B', layout.blue)):
+        cell[pos[0]][pos[1]] = name
+    assert ''.join(cell[0] + cell[1]) == cfa
+    assert layout.green1 < layout.green2  # raster order
+
+
+def test_cfa_layout_uses_color_desc_not_index_conventions():
+    # the same indices mean another order when color_desc differs
+    assert cfa_layout(np.array([[0, 1], [3, 2]]), b'BGRG').name == 'BGGR'
+    assert cfa_layout(np.array([[0, 1], [1, 2]]), 'RGB').name == 'RGGB'
+
+
+@pytest.mark.parametrize('pattern, desc', [
+    ([[0, 1], [3, 2]], b'CMYG'),            # 4-colour complementary
+    ([[0, 1], [3, 2]], b'RGBE'),            # Sony 828 emerald
+    ([[0, 1], [1, 0]], b'RGBG'),            # two reds
+    (np.zeros((6, 6), int), b'RGBG'),       # X-Trans sized
+    ([[0]], b'RGBG'),                       # monochrome
+    ([[0, 1], [5, 2]], b'RGBG'),            # index past the description
+])
+def test_cfa_layout_rejects_non_bayer(pattern, desc):
+    with pytest.raises(ValueError):
+        cfa_layout(np.array(pattern), desc)
+
+
+@pytest.mark.parametrize('cfa', CFA_PATTERNS)
+def test_pack_bayer_known_content(cfa):
+    rng = np.random.default_rng(1)
+    black, white = 100, 4100
+    cells = {c: rng.integers(black, white + 1, (5, 7)).astype(np.uint16)
+             for c in ('R', 'G1', 'G2', 'B')}
+    out = pack_bayer(mosaic_from_cells(cells, cfa), cfa_layout(LIBRAW_PATTERNS[cfa], b'RGBG'),
+                     np.full((2, 2), black), white)
+    norm = {c: (v.astype(np.float64) - black) / (white - black) for c, v in cells.items()}
+    assert out.shape == (5, 7, 3) and out.dtype == np.float32 and out.flags['C_CONTIGUOUS']
+    np.testing.assert_allclose(out[..., 0], norm['R'], atol=1e-6)
+    np.testing.assert_allclose(out[..., 1], (norm['G1'] + norm['G2']) / 2, atol=1e-6)
+    np.testing.assert_allclose(out[..., 2], norm['B'], atol=1e-6)
+
+
+def test_pack_bayer_per_position_black_and_clipping():
+    layout = cfa_layout(LIBRAW_PATTERNS['RGGB'], b'RGBG')
+    black = np.array([[10.0, 20.0], [30.0, 40.0]])  # R, G1 / G2, B
+    white = 1010
+    # R saturated above white, G1 below black, G2 mid, B exactly white
+    bayer = np.tile(np.array([[2000, 5], [30 + 490, 1010]], np.uint16), (3, 4))
+    out = pack_bayer(bayer, layout, black, white)
+    assert not np.isnan(out).any()
+    np.testing.assert_allclose(out[..., 0], 1.0)                       # clipped to 1
+    # greens are clipped before averaging: (0 + 490 / 980) / 2
+    np.testing.assert_allclose(out[..., 1], 0.25, atol=1e-7)
+    np.testing.assert_allclose(out[..., 2], (1010 - 40) / (1010 - 40))
+
+
+def test_pack_bayer_odd_dimensions_crop_to_even():
+    layout = cfa_layout(LIBRAW_PATTERNS['GBRG'], b'RGBG')
+    bayer = np.arange(7 * 11, dtype=np.uint16).reshape(7, 11) * 10
+    out = pack_bayer(bayer, layout, np.zeros((2, 2)), 1000)
+    ref = pack_bayer(np.ascontiguousarray(bayer[:6, :10]), layout, np.zeros((2, 2)), 1000)
+    assert out.shape == (3, 5, 3)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_pack_bayer_applies_matrix_after_clipping():
+    rng = np.random.default_rng(2)
+    layout = cfa_layout(LIBRAW_PATTERNS['BGGR'], b'RGBG')
+    bayer = rng.integers(0, 1200, (12, 16)).astype(np.uint16)  # some above white
+    m = rng.normal(size=(3, 3))
+    cam = pack_bayer(bayer, layout, np.full((2, 2), 50), 1000)
+    xyz = pack_bayer(bayer, layout, np.full((2, 2), 50), 1000, matrix=m)
+    np.testing.assert_allclose(xyz, cam @ m.T.astype(np.float32), atol=1e-5)
+    assert cam.max() == 1.0 and xyz.max() != 1.0
+
+
+def test_pack_bayer_bands_match_single_pass(monkeypatch):
+    rng = np.random.default_rng(3)
+    layout = cfa_layout(LIBRAW_PATTERNS['GRBG'], b'RGBG')
+    bayer = rng.integers(0, 4096, (2 * 37, 2 * 9)).astype(np.uint16)
+    m = rng.normal(size=(3, 3))
+    whole = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m)
+    # 8-row bands (the minimum), with a short last band: 37 = 4 * 8 + 5
+    monkeypatch.setattr(packing, '_CHUNK_BYTES', 16 * 9 * 8)
+    banded = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m)
+    # cv2 may take SIMD or scalar paths on different band widths: equal up to float rounding
+    np.testing.assert_allclose(banded, whole, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(bayer=np.zeros((4, 4, 3), np.uint16)), '2D'),
+    (dict(bayer=np.zeros((1, 8), np.uint16)), 'complete 2x2'),
+    (dict(white=50), 'does not exceed'),
+    (dict(matrix=np.eye(4)), '3x3'),
+])
+def test_pack_bayer_rejects_bad_input(kwargs, match):
+    args = dict(bayer=np.zeros((4, 4), np.uint16), white=1000, matrix=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        pack_bayer(args['bayer'], cfa_layout(LIBRAW_PATTERNS['RGGB'], b'RGBG'),
+                   np.full((2, 2), 64), args['white'], args['matrix'])
