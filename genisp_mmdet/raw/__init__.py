@@ -1,7 +1,7 @@
 """Reading camera RAW files with rawpy/LibRaw: Bayer packing, levels, camera -> XYZ, typed
 errors, and the decode-once packed cache."""
-from .cache import (cache_path_for, fit_size, is_cached, load_packed_cache, resize_to_fit,
-                    sidecar_path_for, write_packed_cache)
+from .cache import (cache_path_for, convert_to_cache, fit_size, is_cached, load_packed_cache,
+                    resize_to_fit, sidecar_path_for, write_packed_cache)
 from .errors import (MissingColorMatrixError, NotRawFileError, RawFileNotFoundError,
                      RawReadError, TruncatedRawError, UnsupportedSensorError)
 from .packing import CFA_PATTERNS, CfaLayout, cfa_layout, pack_bayer
@@ -13,5 +13,5 @@ __all__ = [
     'UnsupportedSensorError', 'MissingColorMatrixError',
     'CFA_PATTERNS', 'CfaLayout', 'cfa_layout', 'pack_bayer',
     'cache_path_for', 'sidecar_path_for', 'is_cached', 'fit_size', 'resize_to_fit',
-    'write_packed_cache', 'load_packed_cache',
+    'write_packed_cache', 'load_packed_cache', 'convert_to_cache',
 ]

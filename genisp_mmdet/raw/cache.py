@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
+import time
 from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from .errors import PathLike, RawFileNotFoundError, RawReadError, TruncatedRawError
-from .reader import RAW_META_FIELDS, PackedRaw
+from .reader import RAW_META_FIELDS, PackedRaw, read_raw
 
 CACHE_SUFFIX = '.npy'
 SIDECAR_SUFFIX = '.json'
@@ -76,10 +77,12 @@ def resize_to_fit(image: np.ndarray, scale: Optional[Tuple[int, int]]) -> np.nda
 
 def _atomic_write(path: str, write) -> None:
     directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=directory)
+    # a hidden, unique name in the target folder (same file system, so the rename is atomic);
+    # opened with the process umask, unlike mkstemp's owner-only files
+    tmp = os.path.join(directory, f'.{os.path.basename(path)}.{os.getpid()}.'
+                                  f'{uuid.uuid4().hex[:12]}.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f:
+        with open(tmp, 'xb') as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:
@@ -111,9 +114,48 @@ def write_packed_cache(npy_path: PathLike, image: np.ndarray, meta: Dict[str, An
                    source=None if source is None else os.fspath(source),
                    shape=list(array.shape), dtype='float16',
                    raw_meta={k: meta.get(k) for k in RAW_META_FIELDS})
+    # drop leftovers of an interrupted earlier write of this entry
+    directory = os.path.dirname(npy_path) or '.'
+    for name in os.listdir(directory):
+        if name.endswith('.tmp') and any(name.startswith('.' + os.path.basename(p) + '.')
+                                         for p in (npy_path, sidecar_path_for(npy_path))):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+    encoded = json.dumps(sidecar, indent=1).encode('utf-8')
     _atomic_write(npy_path, lambda f: np.save(f, array, allow_pickle=False))
-    _atomic_write(sidecar_path_for(npy_path),
-                  lambda f: f.write(json.dumps(sidecar, indent=1).encode('utf-8')))
+    try:
+        _atomic_write(sidecar_path_for(npy_path), lambda f: f.write(encoded))
+    except BaseException:
+        # an array without its sidecar must not survive: it would look half-done forever
+        try:
+            os.unlink(npy_path)
+        except OSError:
+            pass
+        raise
+
+
+def convert_to_cache(src: PathLike, npy_path: PathLike,
+                     scale: Optional[Tuple[int, int]] = None, color_space: str = 'xyz',
+                     on_missing_matrix: str = 'raise') -> Dict[str, Any]:
+    """Decodes one RAW file with :func:`~genisp_mmdet.raw.read_raw`, fits it to ``scale``
+    (:func:`resize_to_fit`) and writes the cache entry atomically.
+
+    Returns:
+        ``dict(packed_shape=[h, w], shape=[h', w'], seconds=float)``: the packed and stored
+        sizes, and the wall time of the decode + pack + colour step.
+
+    Raises:
+        RawReadError: (subclasses) the RAW file cannot be decoded; nothing is written.
+    """
+    start = time.perf_counter()
+    packed = read_raw(src, color_space=color_space, on_missing_matrix=on_missing_matrix)
+    seconds = time.perf_counter() - start
+    image = resize_to_fit(packed.image, scale)
+    write_packed_cache(npy_path, image, packed.meta, source=src)
+    return dict(packed_shape=list(packed.image.shape[:2]), shape=list(image.shape[:2]),
+                seconds=seconds)
 
 
 def load_packed_cache(npy_path: PathLike) -> PackedRaw:

@@ -32,7 +32,8 @@ MISSING_MATRIX_POLICIES = ('raise', 'camera')
 
 
 class MissingColorMatrixWarning(UserWarning):
-    """A file without a colour matrix was returned in camera RGB (``on_missing_matrix='camera'``)."""
+    """A file without a colour matrix was returned in camera RGB
+    (``on_missing_matrix='camera'``)."""
 
 
 @dataclass

@@ -1,0 +1,119 @@
+"""Loading transforms for camera RAW files and their decode-once packed cache.
+
+Both fill the same result keys, so a pipeline switches between them without other changes:
+
+* ``img``: ``(H, W, 3)`` float32 packed RAW, linear CIE XYZ (or camera RGB, see
+  ``raw_meta['color_space']``); camera RGB is in [0, 1], XYZ may leave it.
+* ``img_shape``, ``ori_shape``: ``(H, W)`` of ``img`` as loaded.
+* ``img_path``: kept as given by the dataset.
+* ``raw_meta``: dict with the keys of :data:`genisp_mmdet.raw.RAW_META_FIELDS`
+  (``visible_shape`` is always the sensor's visible Bayer frame, also for cached images, so
+  :class:`~genisp_mmdet.datasets.transforms.AlignRawAnnotations` maps boxes identically).
+
+The images are float, so mmdet's ``Resize`` / ``RandomFlip`` / ``PackDetInputs`` work on them
+unchanged (``PackDetInputs`` yields a float32 ``(3, H, W)`` tensor); pass
+``meta_keys=RAW_META_KEYS`` to ``PackDetInputs`` so ``raw_meta`` reaches the data samples.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Optional, Tuple
+
+from mmcv.transforms import BaseTransform
+from mmdet.datasets.transforms import PackDetInputs
+from mmdet.registry import TRANSFORMS
+from mmengine import fileio
+
+from ...raw import (RawFileNotFoundError, RawReadError, cache_path_for, load_packed_cache,
+                    read_raw)
+from ...raw.reader import COLOR_SPACES, MISSING_MATRIX_POLICIES
+
+#: ``PackDetInputs``' default ``meta_keys`` plus ``'raw_meta'``: use as
+#: ``dict(type='PackDetInputs', meta_keys=RAW_META_KEYS)`` so every data sample carries the
+#: RAW metadata (camera matrices, levels, ISO, exposure) to the RAW data preprocessor.
+RAW_META_KEYS: Tuple[str, ...] = tuple(
+    inspect.signature(PackDetInputs.__init__).parameters['meta_keys'].default) + ('raw_meta',)
+
+
+def _fill_results(results: dict, image, meta: dict) -> dict:
+    results['img'] = image
+    results['img_shape'] = image.shape[:2]
+    results['ori_shape'] = image.shape[:2]
+    results['raw_meta'] = meta
+    return results
+
+
+@TRANSFORMS.register_module()
+class LoadRawImageFromFile(BaseTransform):
+    """Decodes a camera RAW file (any LibRaw 2x2 Bayer format) into a packed float image.
+
+    Required keys: ``img_path``. Added keys: ``img`` ``(H/2, W/2, 3)`` float32, ``img_shape``,
+    ``ori_shape``, ``raw_meta`` (see :func:`genisp_mmdet.raw.read_raw`).
+
+    Args:
+        color_space: ``'xyz'`` (camera RGB -> CIE XYZ with the file's colour matrix) or
+            ``'camera'`` (native camera RGB, for ablations).
+        on_missing_matrix: for ``'xyz'`` when a file has no colour matrix: ``'raise'``
+            (:class:`~genisp_mmdet.raw.MissingColorMatrixError`) or ``'camera'`` (warn and
+            load camera RGB; ``raw_meta['color_space']`` then says ``'camera'``).
+        backend_args: mmengine file backend arguments; when given, the file's bytes are
+            fetched through that backend (e.g. object storage) and decoded from memory.
+            ``None`` reads local paths directly (fastest).
+
+    Raises:
+        genisp_mmdet.raw.RawReadError: (subclasses) the file is missing, not RAW, truncated,
+            not a Bayer sensor or lacks a colour matrix; the message names the file.
+    """
+
+    def __init__(self, color_space: str = 'xyz', on_missing_matrix: str = 'raise',
+                 backend_args: Optional[dict] = None):
+        if color_space not in COLOR_SPACES:
+            raise ValueError(f'color_space must be one of {COLOR_SPACES}, got {color_space!r}')
+        if on_missing_matrix not in MISSING_MATRIX_POLICIES:
+            raise ValueError(f'on_missing_matrix must be one of {MISSING_MATRIX_POLICIES}, '
+                             f'got {on_missing_matrix!r}')
+        self.color_space = color_space
+        self.on_missing_matrix = on_missing_matrix
+        self.backend_args = None if backend_args is None else dict(backend_args)
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        file_bytes = None
+        if self.backend_args is not None:
+            try:
+                file_bytes = fileio.get(path, backend_args=self.backend_args)
+            except FileNotFoundError as e:
+                raise RawFileNotFoundError(path) from e
+            except OSError as e:
+                raise RawReadError(path, f'cannot fetch the file ({e})') from e
+        packed = read_raw(path, color_space=self.color_space,
+                          on_missing_matrix=self.on_missing_matrix, file_bytes=file_bytes)
+        return _fill_results(results, packed.image, packed.meta)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(color_space={self.color_space!r}, '
+                f'on_missing_matrix={self.on_missing_matrix!r}, '
+                f'backend_args={self.backend_args!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadPackedRawFromFile(BaseTransform):
+    """Loads a packed RAW image from the cache written by ``tools/convert_raw_cache.py``.
+
+    The cache entry of ``img_path`` is ``img_path + '.npy'`` (``img_path`` itself when it
+    already ends in ``.npy``) and its ``.json`` sidecar; point the dataset's image prefix at
+    the cache folder to switch a RAW dataset to its cache. The stored float16 image (already
+    fitted to the training scale) is widened to float32.
+
+    Required keys: ``img_path``. Added keys: ``img`` ``(h, w, 3)`` float32, ``img_shape``,
+    ``ori_shape``, ``raw_meta`` (``visible_shape`` is still the sensor's, so box alignment is
+    the same as for :class:`LoadRawImageFromFile`).
+
+    Raises:
+        genisp_mmdet.raw.RawFileNotFoundError: the entry (or its sidecar) does not exist.
+        genisp_mmdet.raw.RawReadError: the entry is corrupt.
+    """
+
+    def transform(self, results: dict) -> dict:
+        packed = load_packed_cache(cache_path_for(results['img_path']))
+        return _fill_results(results, packed.image, packed.meta)
