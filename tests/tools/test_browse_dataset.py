@@ -1,0 +1,133 @@
+"""tools/browse_dataset.py on a tiny COCO folder of synthetic .npy images (always runs) and on
+the real CinemaDNG of ../shared through the RAW template config (skips without it)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip('mmdet')
+cv2 = pytest.importorskip('cv2')
+
+from genisp_mmdet.datasets import COCO_CLASSES  # noqa: E402
+from mmdet.datasets import CocoDataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+LOD_CFG = str(REPO / 'configs' / '_base_' / 'datasets' / 'lod_dark.py')
+FOLDER_CFG = str(REPO / 'configs' / '_base_' / 'datasets' / 'raw_coco_folder.py')
+PALETTE = CocoDataset.METAINFO['palette']
+# one box per image: (file, COCO name, official id, [x, y, w, h])
+BOXES = [('0001.npy', 'car', 3, [100, 150, 400, 300]),
+         ('0002.npy', 'bottle', 44, [600, 200, 200, 400])]
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+browse = load_tool('browse_dataset')
+
+
+@pytest.fixture
+def npy_folder(tmp_path):
+    """1200x800 RGGB .npy images, dark noise with a brighter patch inside each box."""
+    rng = np.random.default_rng(0)
+    (tmp_path / 'imgs').mkdir()
+    (tmp_path / 'annotations').mkdir()
+    images, anns = [], []
+    for i, (name, cls, cat_id, (x, y, w, h)) in enumerate(BOXES, start=1):
+        arr = rng.uniform(0.0, 0.004, size=(800, 1200, 4))
+        arr[y + 20:y + h - 20, x + 20:x + w - 20] += 0.05
+        np.save(tmp_path / 'imgs' / name, arr)
+        images.append(dict(id=name[:-4], file_name=name, width=1200, height=800))
+        anns.append(dict(id=i, image_id=name[:-4], category_id=cat_id, bbox=[x, y, w, h],
+                         area=w * h, iscrowd=0))
+    cats = [dict(id=3, name='car'), dict(id=44, name='bottle')]
+    (tmp_path / 'annotations' / 'val.json').write_text(
+        json.dumps(dict(images=images, annotations=anns, categories=cats)))
+    return tmp_path
+
+
+def lod_args(root, out, *extra):
+    return [LOD_CFG, '--split', 'val', '--output-dir', str(out), '--not-show',
+            '--cfg-options', f'val_dataloader.dataset.data_root={root}',
+            'val_dataloader.dataset.ann_file=annotations/val.json',
+            'val_dataloader.dataset.data_prefix.img=imgs/', *extra]
+
+
+def test_writes_pngs_with_boxes_on_a_rendering(npy_folder, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert browse.main(lod_args(npy_folder, out)) == 0
+    pngs = sorted(out.glob('*.png'))
+    assert [p.name for p in pngs] == ['00000_0001.png', '00001_0002.png']
+    assert '2 image(s), 2 box(es), 0 outside' in capsys.readouterr().out
+    for png, (_, cls, _, (x, y, w, h)) in zip(pngs, BOXES):
+        img = cv2.imread(str(png))[..., ::-1]  # RGB
+        assert img.shape == (800, 1200, 3)
+        color = np.array(PALETTE[COCO_CLASSES.index(cls)])
+        # middle of the left and right edges carry the class colour
+        np.testing.assert_array_equal(img[y + h // 2, x], color)
+        np.testing.assert_array_equal(img[y + h // 2, x + w], color)
+        # auto-exposure: the bright patch renders bright, the dark surround stays dark
+        inside = img[y + 40:y + h - 40, x + 40:x + w - 40].mean()
+        outside = img[10:60, 1100:1190].mean()
+        assert inside > 150 and outside < inside / 2
+
+
+def test_max_limits_the_number_of_images(npy_folder, tmp_path):
+    out = tmp_path / 'out'
+    assert browse.main(lod_args(npy_folder, out, '--max', '1')) == 0
+    assert len(list(out.glob('*.png'))) == 1
+
+
+def test_wrong_config_path_is_a_clear_error(tmp_path, capsys):
+    assert browse.main([str(tmp_path / 'nope.py'), '--output-dir', str(tmp_path),
+                        '--not-show']) == 2
+    err = capsys.readouterr().err
+    assert 'config file not found' in err and 'nope.py' in err
+
+
+def test_missing_annotation_file_is_a_clear_error(tmp_path, capsys):
+    assert browse.main([FOLDER_CFG, '--split', 'val', '--output-dir', str(tmp_path / 'o'),
+                        '--not-show', '--cfg-options',
+                        f'val_dataloader.dataset.data_root={tmp_path}']) == 2
+    err = capsys.readouterr().err
+    assert 'browse_dataset: error:' in err and 'val.json' in err
+
+
+def test_nothing_to_do_without_output_dir(capsys):
+    assert browse.main([LOD_CFG, '--not-show']) == 2
+    assert '--output-dir' in capsys.readouterr().err
+
+
+def test_real_dng_through_the_raw_folder_template(shared, tmp_path, capsys):
+    """A real Bayer file (Blackmagic Pocket 4K CinemaDNG, 4128x2176 visible) annotated on its
+    full frame: decoded, packed, aligned, resized, drawn."""
+    dng = shared('raw-samples', 'blackmagic_pocket4k_rggb.dng')
+    transforms = pytest.importorskip('genisp_mmdet.datasets.transforms')
+    if not hasattr(transforms, 'LoadRawImageFromFile'):
+        pytest.skip('LoadRawImageFromFile is not implemented yet')
+    (tmp_path / 'raw').mkdir()
+    (tmp_path / 'raw' / dng.name).symlink_to(dng)
+    (tmp_path / 'annotations').mkdir()
+    box = [1790, 1540, 450, 215]  # the black hatchback in the middle
+    (tmp_path / 'annotations' / 'val.json').write_text(json.dumps(dict(
+        images=[dict(id='dng', file_name=dng.name, width=4128, height=2176)],
+        annotations=[dict(id=1, image_id='dng', category_id=3, bbox=box, area=4e5,
+                          iscrowd=0)],
+        categories=[dict(id=3, name='car')])))
+    out = tmp_path / 'out'
+    assert browse.main([FOLDER_CFG, '--split', 'val', '--output-dir', str(out), '--not-show',
+                        '--cfg-options', f'val_dataloader.dataset.data_root={tmp_path}']) == 0
+    assert '1 image(s), 1 box(es), 0 outside' in capsys.readouterr().out
+    png = cv2.imread(str(next(out.glob('*.png'))))[..., ::-1]
+    # packed 2064x1088, then Resize(1333, 800) keeps the ratio: 1333 x 703
+    assert png.shape[1] == 1333 and abs(png.shape[0] - 703) <= 1
+    s = 1333 / 2064 * 0.5
+    color = np.array(PALETTE[COCO_CLASSES.index('car')])
+    x0, ym = round(box[0] * s), round((box[1] + box[3] / 2) * s)
+    assert np.abs(png[ym, x0 - 1:x0 + 2].astype(int) - color).sum(axis=1).min() == 0

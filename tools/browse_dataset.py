@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""Look at a dataset the way the model gets it: each image after the config's data pipeline
+(packed RAW, aligned and resized boxes), rendered plainly and with its boxes drawn on it.
+
+    python tools/browse_dataset.py configs/_base_/datasets/raw_nod_sony.py --split val \\
+        --output-dir work_dirs/browse_sony --max 20 --not-show
+
+Rendering (no learning involved, only to check a new dataset by eye): the loaded image is
+linear XYZ (``raw_meta['color_space'] == 'xyz'``) -> linear sRGB with ``genisp_mmdet.color``;
+camera RGB goes through ``raw_meta['cam_to_xyz']`` when known and is shown as is otherwise
+(greenish: that is the sensor); then auto-exposure (the ``--percentile`` of the luminance maps to
+white) and the sRGB transfer curve. Boxes are the pipeline's ``gt_instances`` (so after
+``AlignRawAnnotations``, ``Resize`` and ``RandomFlip``): a box that does not fit the picture
+means the alignment or the annotation file is wrong, and is counted in the summary.
+
+Writes ``<output-dir>/<index>_<file stem>.png``. Exit status 0, or 2 with a one-line reason (no
+such config, split, or annotation file; nothing to do).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+import numpy as np
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)  # run from a clone without `pip install -e .` too
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Draw a dataset\'s boxes on plain renderings '
+                                                 'of its (RAW) input images.')
+    parser.add_argument('config', help='config file (a dataset base config or a full config)')
+    parser.add_argument('--split', default='train', choices=['train', 'val', 'test'],
+                        help='which dataloader\'s dataset to browse (default: train)')
+    parser.add_argument('--output-dir', default=None, help='write PNGs here')
+    parser.add_argument('--max', type=int, default=None, help='browse at most N images')
+    parser.add_argument('--not-show', action='store_true', help='do not open a window')
+    parser.add_argument('--show-interval', type=float, default=2.0,
+                        help='seconds per image in the window (default 2)')
+    parser.add_argument('--percentile', type=float, default=99.0,
+                        help='auto-exposure: this luminance percentile becomes white')
+    parser.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+                        help='override config settings, as in tools/train.py')
+    return parser.parse_args(argv)
+
+
+def render(image, raw_meta: Optional[dict], percentile: float = 99.0) -> np.ndarray:
+    """``(3, H, W)`` packed image (tensor or array) -> ``(H, W, 3)`` uint8 sRGB."""
+    import torch
+
+    from genisp_mmdet.color import apply_color_matrix, srgb_gamma_encode, xyz_to_linear_srgb
+
+    x = torch.as_tensor(np.asarray(image)) if not torch.is_tensor(image) else image
+    x = x.detach().cpu()
+    if x.dtype == torch.uint8:  # an 8-bit pipeline (LoadImageFromFile): BGR
+        return x.permute(1, 2, 0).numpy()[..., ::-1].copy()
+    x = x.float()[None]
+    meta = raw_meta or {}
+    space = meta.get('color_space', 'xyz' if raw_meta else 'camera')
+    if space == 'camera' and meta.get('cam_to_xyz') is not None:
+        x = apply_color_matrix(x, torch.as_tensor(meta['cam_to_xyz'], dtype=torch.float32))
+        space = 'xyz'
+    if space == 'xyz':
+        x = xyz_to_linear_srgb(x)
+    x = x.clamp_min(0)
+    lum = x.mean(1).flatten()
+    lum = lum[::max(1, lum.numel() // 500_000)]
+    white = torch.quantile(lum, min(max(percentile, 0.0), 100.0) / 100).clamp_min(1e-8)
+    out = srgb_gamma_encode(x / white)[0]
+    return (out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def draw_boxes(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray, classes,
+               palette=None, title: str = '') -> np.ndarray:
+    """Draw xyxy ``bboxes`` with class names on an ``(H, W, 3)`` uint8 RGB image (copy)."""
+    import cv2
+
+    img = np.ascontiguousarray(image.copy())
+    h, w = img.shape[:2]
+    thick = max(1, round(max(h, w) / 600))
+    scale = max(0.4, max(h, w) / 1600)
+    for box, label in zip(np.asarray(bboxes).reshape(-1, 4), np.asarray(labels).reshape(-1)):
+        label = int(label)
+        color = tuple(int(c) for c in palette[label]) if palette is not None and \
+            label < len(palette) else (255, 64, 64)
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        cv2.rectangle(img, (x0, y0), (x1, y1), color, thick)
+        name = classes[label] if classes is not None and label < len(classes) else str(label)
+        (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        ty = max(th + base, y0)
+        cv2.rectangle(img, (x0, ty - th - base), (x0 + tw + 2, ty), color, -1)
+        cv2.putText(img, name, (x0 + 1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    if title:
+        (tw, th), base = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.rectangle(img, (0, 0), (min(w, tw + 6), th + base + 6), (0, 0, 0), -1)
+        cv2.putText(img, title, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return img
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+
+    def fail(msg: str) -> int:
+        print(f'browse_dataset: error: {msg}', file=sys.stderr)
+        return 2
+
+    if not osp.isfile(args.config):
+        return fail(f'config file not found: {args.config}')
+    if args.not_show and not args.output_dir:
+        return fail('nothing to do: with --not-show, give --output-dir to write PNGs')
+    if args.max is not None and args.max < 1:
+        return fail(f'--max must be >= 1, got {args.max}')
+
+    import cv2
+    from mmengine.config import Config, DictAction
+    from mmengine.registry import init_default_scope
+    from tqdm import tqdm
+
+    import genisp_mmdet  # noqa: F401  (registers datasets and transforms)
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+
+    try:
+        cfg = Config.fromfile(args.config)
+    except Exception as err:  # noqa: BLE001 - a broken config: say which and why
+        return fail(f'cannot load config {args.config}: {type(err).__name__}: {err}')
+    if args.cfg_options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--o', nargs='+', action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(['--o', *args.cfg_options]).o)
+    register_all_modules(init_default_scope=False)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+
+    key = f'{args.split}_dataloader'
+    if key not in cfg or 'dataset' not in cfg[key]:
+        have = [k[:-len('_dataloader')] for k in cfg.keys() if k.endswith('_dataloader')]
+        return fail(f'{args.config} has no {key}.dataset (splits it has: {have or "none"})')
+    try:
+        dataset = DATASETS.build(cfg[key]['dataset'])
+    except FileNotFoundError as err:
+        return fail(f'{err} (set the dataset\'s data_root, see docs/datasets.md)')
+    except Exception as err:  # noqa: BLE001
+        return fail(f'cannot build the {args.split} dataset: {type(err).__name__}: {err}')
+    meta = dataset.metainfo
+    classes, palette = meta.get('classes'), meta.get('palette')
+
+    n = len(dataset) if args.max is None else min(args.max, len(dataset))
+    if n == 0:
+        return fail(f'the {args.split} dataset is empty')
+    if args.output_dir:
+        os.makedirs(args.output_dir, exist_ok=True)
+    show = not args.not_show
+    written, n_boxes, outside = 0, 0, 0
+    for idx in tqdm(range(n), desc=f'browsing {args.split}', unit='img', file=sys.stderr):
+        item = dataset.pipeline(dataset.get_data_info(idx))
+        if item is None:
+            print(f'browse_dataset: the pipeline dropped image {idx}', file=sys.stderr)
+            continue
+        sample = item['data_samples']
+        raw_meta = sample.metainfo.get('raw_meta')
+        picture = render(item['inputs'], raw_meta, args.percentile)
+        gt = sample.gt_instances
+        bboxes = gt.bboxes.tensor.numpy() if hasattr(gt.bboxes, 'tensor') else \
+            np.asarray(gt.bboxes)
+        labels = np.asarray(gt.labels)
+        h, w = picture.shape[:2]
+        outside += int(np.sum((bboxes[:, 0] < -1) | (bboxes[:, 1] < -1) |
+                              (bboxes[:, 2] > w + 1) | (bboxes[:, 3] > h + 1)))
+        n_boxes += len(bboxes)
+        stem = osp.splitext(osp.basename(sample.metainfo.get('img_path', str(idx))))[0]
+        title = f'{stem}  {w}x{h}  {len(bboxes)} boxes'
+        drawn = draw_boxes(picture, bboxes, labels, classes, palette, title)
+        if args.output_dir:
+            cv2.imwrite(osp.join(args.output_dir, f'{idx:05d}_{stem}.png'), drawn[..., ::-1])
+            written += 1
+        if show:
+            try:
+                cv2.imshow('browse_dataset', drawn[..., ::-1])
+                cv2.waitKey(max(1, int(args.show_interval * 1000)))
+            except cv2.error:
+                print('browse_dataset: cannot open a window here (headless OpenCV or no '
+                      'display); use --not-show --output-dir DIR', file=sys.stderr)
+                show = False
+                if not args.output_dir:
+                    return 2
+    print(f'{n} image(s), {n_boxes} box(es), {outside} outside their image'
+          + (f'; PNGs in {args.output_dir}' if written else ''))
+    if outside:
+        print('browse_dataset: warning: boxes outside the image: check the alignment '
+              '(AlignRawAnnotations) and the annotation frame (width/height)', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
