@@ -89,13 +89,6 @@ def cfa_layout(raw_pattern: np.ndarray, color_desc: bytes | str) -> CfaLayout:
                      color_index=(tuple(index[0]), tuple(index[1])))
 
 
-def _normalise_into(site: np.ndarray, black: float, white: float, out: np.ndarray) -> None:
-    # (v - black) / (white - black) written straight into a float32 plane: the uint16 view is
-    # converted element-wise by the ufunc, so no float64 or full-frame temporary is created.
-    np.subtract(site, np.float32(black), out=out, dtype=np.float32, casting='unsafe')
-    np.multiply(out, np.float32(1.0 / (white - black)), out=out)
-
-
 def pack_bayer(bayer: np.ndarray,
                layout: CfaLayout,
                black_levels: Sequence[Sequence[float]] | np.ndarray,
@@ -136,29 +129,49 @@ def pack_bayer(bayer: np.ndarray,
 
     m = None
     if matrix is not None:
-        m = np.asarray(matrix, dtype=np.float32)
+        m = np.asarray(matrix, dtype=np.float64)
         if m.shape != (3, 3):
             raise ValueError(f'colour matrix must be 3x3, got {m.shape}')
+
+    sites = (layout.red, layout.green1, layout.blue, layout.green2)
+    blacks = [np.float32(black[p]) for p in sites]
+    spans = np.array([white - black[p] for p in sites], dtype=np.float32)
+    # clip(v - black, 0, white - black) / (white - black) == clip((v - black) / (white -
+    # black), 0, 1): clipping before scaling lets the scale ride along with a later multiply.
+    # G2 is brought to G1's span so the two greens can be summed before that scale.
+    g2_to_g1 = None if spans[1] == spans[3] else np.float32(spans[1] / spans[3])
+    divisors = np.array([spans[0], 2.0 * spans[1], spans[2]], dtype=np.float32)
+    if m is not None:
+        # the per-channel division folded into the colour matrix: one pass instead of four
+        m = (m / divisors.astype(np.float64)[None, :]).astype(np.float32)
 
     out = np.empty((h2, w2, 3), dtype=np.float32)
     # Work in bands of packed rows whose float scratch (~1 MiB) stays in cache: every pass but
     # the final write then runs from cache, and no full-frame temporary is allocated
-    # (page-faulting fresh full-frame buffers cost more than the arithmetic itself).
+    # (page-faulting fresh full-frame buffers costs more than the arithmetic itself).
     rows = max(8, _CHUNK_BYTES // (16 * w2))
     scratch = np.empty((4, min(rows, h2), w2), dtype=np.float32)
-    sites = (layout.red, layout.green1, layout.blue, layout.green2)
-    half = np.float32(0.5)
+    upper = spans.reshape(4, 1, 1)
     for r0 in range(0, h2, rows):
         r1 = min(h2, r0 + rows)
         band = scratch[:, :r1 - r0]
-        for plane, (y, x) in zip(band, sites):
-            # strided views: no copy and no fancy indexing of the mosaic
-            _normalise_into(bayer[2 * r0 + y:2 * r1:2, x:2 * w2:2], black[y, x], white, plane)
+        for plane, (y, x), b in zip(band, sites, blacks):
+            # strided views of the mosaic, converted element-wise into float32 planes: no
+            # copy, no fancy indexing, no float64 temporaries
+            np.subtract(bayer[2 * r0 + y:2 * r1:2, x:2 * w2:2], b, out=plane,
+                        dtype=np.float32, casting='unsafe')
         # each photosite is clipped before the greens are averaged, as LibRaw does
-        np.clip(band, 0.0, 1.0, out=band)
+        np.clip(band, 0.0, upper, out=band)
+        if g2_to_g1 is not None:
+            band[3] *= g2_to_g1
         band[1] += band[3]
-        band[1] *= half
         dst = out[r0:r1]
+        if m is None:
+            # a division (not a multiply by the reciprocal) makes saturation exactly 1.0
+            for c in range(3):
+                band[c] /= divisors[c]
+            if g2_to_g1 is not None:
+                np.minimum(band[1], 1.0, out=band[1])
         # cv2 interleaves and applies the 3x3 matrix several times faster than NumPy, whose
         # (N, 3) @ (3, 3) does not reach an optimised GEMM for such a thin product.
         _into(cv2.merge([band[0], band[1], band[2]], dst=dst), dst)

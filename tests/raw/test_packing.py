@@ -99,10 +99,12 @@ def test_pack_bayer_applies_matrix_after_clipping():
     layout = cfa_layout(LIBRAW_PATTERNS['BGGR'], b'RGBG')
     bayer = rng.integers(0, 1200, (12, 16)).astype(np.uint16)  # some above white
     m = rng.normal(size=(3, 3))
-    cam = pack_bayer(bayer, layout, np.full((2, 2), 50), 1000)
-    xyz = pack_bayer(bayer, layout, np.full((2, 2), 50), 1000, matrix=m)
-    np.testing.assert_allclose(xyz, cam @ m.T.astype(np.float32), atol=1e-5)
-    assert cam.max() == 1.0 and xyz.max() != 1.0
+    # uniform and per-position black levels (the greens then have different spans)
+    for black in (np.full((2, 2), 50), np.array([[50, 60], [70, 80]])):
+        cam = pack_bayer(bayer, layout, black, 1000)
+        xyz = pack_bayer(bayer, layout, black, 1000, matrix=m)
+        np.testing.assert_allclose(xyz, cam @ m.T.astype(np.float32), atol=1e-5)
+        assert cam.max() == 1.0 and cam.min() == 0.0 and xyz.max() != 1.0
 
 
 def test_pack_bayer_bands_match_single_pass(monkeypatch):
