@@ -76,7 +76,8 @@ class AlignRawAnnotations(BaseTransform):
     """Maps ``gt_bboxes`` from the annotated (rendered) frame onto the loaded packed image.
 
     Place it right after mmdet's ``LoadAnnotations`` and before any geometric transform
-    (``Resize``, ``RandomFlip``, crops): it needs the image as loaded.
+    (``Resize``, ``RandomFlip``, crops): it needs the image as loaded, and refuses to run
+    once ``scale_factor`` differs from the loaders' ``(1.0, 1.0)`` or ``flip`` is set.
 
     Required keys: ``img_shape`` (as loaded), ``raw_meta['visible_shape']``, ``width`` and
     ``height`` (the annotated image's size, from the COCO image entry); ``gt_bboxes``
@@ -126,7 +127,9 @@ class AlignRawAnnotations(BaseTransform):
                                     self.frame, self.margin)
 
     def transform(self, results: dict) -> dict:
-        if 'scale_factor' in results or results.get('flip', False):
+        # the loaders set scale_factor (1, 1); Resize/RandomFlip change it or set 'flip'
+        if tuple(results.get('scale_factor', (1.0, 1.0))) != (1.0, 1.0) or \
+                results.get('flip', False):
             raise RuntimeError('AlignRawAnnotations must run before Resize/RandomFlip: it maps '
                                'boxes onto the image as loaded')
         vis_h, vis_w = results['raw_meta']['visible_shape']

@@ -4,7 +4,8 @@ Both fill the same result keys, so a pipeline switches between them without othe
 
 * ``img``: ``(H, W, 3)`` float32 packed RAW, linear CIE XYZ (or camera RGB, see
   ``raw_meta['color_space']``); camera RGB is in [0, 1], XYZ may leave it.
-* ``img_shape``, ``ori_shape``: ``(H, W)`` of ``img`` as loaded.
+* ``img_shape``, ``ori_shape``: ``(H, W)`` of ``img`` as loaded; ``scale_factor`` ``(1.0, 1.0)``
+  (a later ``Resize`` replaces it; without one, mmdet heads still find it when rescaling).
 * ``img_path``: kept as given by the dataset.
 * ``raw_meta``: dict with the keys of :data:`genisp_mmdet.raw.RAW_META_FIELDS`
   (``visible_shape`` is always the sensor's visible Bayer frame, also for cached images, so
@@ -40,6 +41,8 @@ def _fill_results(results: dict, image, meta: dict) -> dict:
     results['img_shape'] = image.shape[:2]
     results['ori_shape'] = image.shape[:2]
     results['raw_meta'] = meta
+    # mmdet's heads rescale predictions by it; Resize overwrites it when the pipeline has one
+    results['scale_factor'] = (1.0, 1.0)
     return results
 
 
@@ -48,7 +51,8 @@ class LoadRawImageFromFile(BaseTransform):
     """Decodes a camera RAW file (any LibRaw 2x2 Bayer format) into a packed float image.
 
     Required keys: ``img_path``. Added keys: ``img`` ``(H/2, W/2, 3)`` float32, ``img_shape``,
-    ``ori_shape``, ``raw_meta`` (see :func:`genisp_mmdet.raw.read_raw`).
+    ``ori_shape``, ``scale_factor`` ``(1.0, 1.0)``, ``raw_meta`` (see
+    :func:`genisp_mmdet.raw.read_raw`).
 
     Args:
         color_space: ``'xyz'`` (camera RGB -> CIE XYZ with the file's colour matrix) or
@@ -106,8 +110,8 @@ class LoadPackedRawFromFile(BaseTransform):
     fitted to the training scale) is widened to float32.
 
     Required keys: ``img_path``. Added keys: ``img`` ``(h, w, 3)`` float32, ``img_shape``,
-    ``ori_shape``, ``raw_meta`` (``visible_shape`` is still the sensor's, so box alignment is
-    the same as for :class:`LoadRawImageFromFile`).
+    ``ori_shape``, ``scale_factor`` ``(1.0, 1.0)``, ``raw_meta`` (``visible_shape`` is still
+    the sensor's, so box alignment is the same as for :class:`LoadRawImageFromFile`).
 
     Raises:
         genisp_mmdet.raw.RawFileNotFoundError: the entry (or its sidecar) does not exist.

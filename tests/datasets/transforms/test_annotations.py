@@ -92,7 +92,13 @@ def test_rotated_annotation_frame_is_refused():
 
 def test_must_run_before_geometric_transforms():
     res = results_for([[0, 0, 1, 1]], (5472, 3648), SONY_RX100M7_VISIBLE)
+    res['scale_factor'] = (1.0, 1.0)  # as the loaders set it: fine
+    AlignRawAnnotations()(dict(res))
     res['scale_factor'] = (0.5, 0.5)
+    with pytest.raises(RuntimeError, match='before Resize'):
+        AlignRawAnnotations()(res)
+    res['scale_factor'] = (1.0, 1.0)
+    res['flip'] = True
     with pytest.raises(RuntimeError, match='before Resize'):
         AlignRawAnnotations()(res)
 

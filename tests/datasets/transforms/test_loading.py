@@ -54,6 +54,7 @@ def test_load_raw_image_fills_the_loading_keys(dng):
     results = LoadRawImageFromFile()(dict(img_path=str(dng)))
     assert results['img'].shape == (32, 48, 3) and results['img'].dtype == np.float32
     assert results['img_shape'] == results['ori_shape'] == (32, 48)
+    assert results['scale_factor'] == (1.0, 1.0)  # for pipelines without a Resize
     assert results['img_path'] == str(dng)
     assert tuple(results['raw_meta']) == RAW_META_FIELDS
     np.testing.assert_array_equal(results['img'], read_raw(dng).image)
@@ -91,7 +92,7 @@ def test_cached_pipeline_matches_raw_pipeline(dng, tmp_path):
     convert_to_cache(dng, str(cached_path) + '.npy', scale=(40, 20))
     loaded = LoadPackedRawFromFile()(dict(img_path=str(cached_path)))
     assert loaded['img'].dtype == np.float32 and loaded['img_shape'] == (20, 30)
-    assert loaded['ori_shape'] == (20, 30)
+    assert loaded['ori_shape'] == (20, 30) and loaded['scale_factor'] == (1.0, 1.0)
     assert loaded['raw_meta'] == read_raw(dng).meta
     np.testing.assert_allclose(loaded['img'], resize_to_fit(read_raw(dng).image, (40, 20)),
                                rtol=2e-3, atol=1e-3)  # float16 storage
