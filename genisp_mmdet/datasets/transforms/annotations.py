@@ -79,7 +79,9 @@ class AlignRawAnnotations(BaseTransform):
     (``Resize``, ``RandomFlip``, crops): it needs the image as loaded, and refuses to run
     once ``scale_factor`` differs from the loaders' ``(1.0, 1.0)`` or ``flip`` is set.
 
-    Required keys: ``img_shape`` (as loaded), ``raw_meta['visible_shape']``, ``width`` and
+    Required keys: ``img_shape`` (as loaded), ``raw_meta['visible_shape']`` (when it is absent
+    or None -- an image without sensor geometry, e.g. a pre-packed array -- the loaded image
+    itself stands for the visible frame), ``width`` and
     ``height`` (the annotated image's size, from the COCO image entry); ``gt_bboxes``
     (``HorizontalBoxes`` or an ``(N, 4)`` array, x1y1x2y2) when present.
     Modified keys: ``gt_bboxes`` (same type and count, clipped to the image).
@@ -114,7 +116,8 @@ class AlignRawAnnotations(BaseTransform):
         self.scale = None if scale is None else float(scale)
         self.margin = float(margin)
 
-    def _visible_map(self, results: dict) -> Tuple[float, float, float, str]:
+    def _visible_map(self, results: dict, vis_w: int,
+                     vis_h: int) -> Tuple[float, float, float, str]:
         if self.offset is not None or self.scale is not None:
             ox, oy = self.offset if self.offset is not None else (0.0, 0.0)
             return (self.scale if self.scale is not None else 1.0), ox, oy, 'explicit'
@@ -122,7 +125,6 @@ class AlignRawAnnotations(BaseTransform):
             raise KeyError(f'{results.get("img_path")}: AlignRawAnnotations needs the '
                            "annotated image size in results['width'] / results['height'] "
                            '(the COCO image entry), or an explicit offset/scale')
-        vis_h, vis_w = results['raw_meta']['visible_shape']
         return annotated_to_visible((results['width'], results['height']), (vis_w, vis_h),
                                     self.frame, self.margin)
 
@@ -132,12 +134,17 @@ class AlignRawAnnotations(BaseTransform):
                 results.get('flip', False):
             raise RuntimeError('AlignRawAnnotations must run before Resize/RandomFlip: it maps '
                                'boxes onto the image as loaded')
-        vis_h, vis_w = results['raw_meta']['visible_shape']
         img_h, img_w = results['img_shape'][:2]
-        # the packed image covers the visible frame cropped to even size
-        sx = img_w / float(vis_w - vis_w % 2)
-        sy = img_h / float(vis_h - vis_h % 2)
-        k, ox, oy, frame = self._visible_map(results)
+        visible = (results.get('raw_meta') or {}).get('visible_shape')
+        if visible is None:
+            vis_h, vis_w = img_h, img_w
+            sx = sy = 1.0
+        else:
+            vis_h, vis_w = visible
+            # the packed image covers the visible frame cropped to even size
+            sx = img_w / float(vis_w - vis_w % 2)
+            sy = img_h / float(vis_h - vis_h % 2)
+        k, ox, oy, frame = self._visible_map(results, vis_w, vis_h)
         ax, ay, bx, by = sx * k, sy * k, sx * ox, sy * oy
         results['ann_to_img'] = dict(scale=(ax, ay), offset=(bx, by), frame=frame)
 

@@ -68,6 +68,16 @@ def test_odd_visible_size_uses_the_packed_coverage():
     np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[0, 0, 75, 50]])
 
 
+def test_without_sensor_geometry_the_image_is_the_visible_frame():
+    # e.g. a pre-packed 1200x800 array annotated at 6720x4480: a uniform resize
+    res = results_for([[672, 448, 6720, 4480]], (6720, 4480), (1, 1), img_shape=(800, 1200))
+    res['raw_meta'] = dict(visible_shape=None)
+    out = AlignRawAnnotations()(res)
+    np.testing.assert_allclose(out['gt_bboxes'].tensor.numpy(), [[120, 80, 1200, 800]],
+                               rtol=1e-6)
+    assert out['ann_to_img']['frame'] == 'resize'
+
+
 def test_ndarray_boxes_and_clipping_keep_the_count():
     res = results_for([], (5472, 3648), SONY_RX100M7_VISIBLE)
     res['gt_bboxes'] = np.array([[-100, -100, 50, 50], [5400, 3600, 6000, 4000]], np.float32)
