@@ -102,7 +102,13 @@ def pack_bayer(bayer: np.ndarray,
     exactly 1 and 0 (never NaN). When ``matrix`` is given it is applied per pixel *after*
     clipping (``out = matrix @ rgb``), so the result may leave [0, 1].
 
-    Odd dimensions are cropped to even (the last row / column has no complete cell).
+    Odd dimensions are cropped to even (the last row / column has no complete cell; LibRaw's
+    half-size output keeps that partial cell).
+
+    Differences from LibRaw's half-size rendering, both deliberate: each site is divided by
+    its *own* ``white - black`` (LibRaw divides every channel by ``white - min(black)``, so
+    with unequal black levels its channels saturate slightly below full scale), and nothing
+    is scaled to 16 bits. With equal black levels the two agree up to one global factor.
 
     Args:
         bayer: ``(H, W)`` mosaic, any integer or float dtype (normally LibRaw's uint16
