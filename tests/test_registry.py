@@ -8,9 +8,9 @@ EXPECTED = {
     'METRICS': ['RawCocoMetric'],
     'MODELS': ['GenISP', 'GainGammaISP', 'RawDetDataPreprocessor', 'FrozenDetector'],
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
-                   'LoadNumpyImageFromFile'],
+                   'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage'],
     'DATASETS': ['RawCocoDataset'],
-    'HOOKS': ['RawDetVisualizationHook'],
+    'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],
 }
 

@@ -8,6 +8,8 @@
 they are). ``--isp-from CKPT`` evaluates the ISP weights of another run in front of this
 config's detector (loaded from its ``detector_checkpoint``): the paper's generalisation test,
 e.g. an ISP trained with RetinaNet evaluated in front of Faster R-CNN, with CHECKPOINT omitted.
+Without CHECKPOINT and --isp-from, the model's own ``init_weights`` provides the weights: for
+fixed (non-learned) ISP baselines in front of the config's ``detector_checkpoint``.
 """
 import argparse
 import os
@@ -50,19 +52,17 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        if (args.checkpoint is None) == (args.isp_from is None):
-            raise ConfigError('give exactly one of CHECKPOINT or --isp-from CKPT')
+        if args.checkpoint is not None and args.isp_from is not None:
+            raise ConfigError('give CHECKPOINT or --isp-from CKPT, not both')
         for path in (args.checkpoint, args.isp_from):
             if path is not None and not os.path.isfile(path) and '://' not in path:
                 raise ConfigError(f'checkpoint not found: {path}')
         cfg = load_config(args.config, args.cfg_options)
         cfg.launcher = args.launcher
         set_work_dir(cfg, args.config, args.work_dir)
+        cfg.load_from = args.checkpoint
         if args.isp_from:
             cfg.model.isp_checkpoint = args.isp_from
-            cfg.load_from = None
-        else:
-            cfg.load_from = args.checkpoint
         if args.show or args.show_dir:
             hook = cfg.default_hooks.get('visualization')
             if hook is None or hook.get('type') != 'RawDetVisualizationHook':
@@ -79,10 +79,15 @@ def main(argv=None):
         fail(str(exc))
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if args.isp_from:
-        # The runner only initialises weights when training; here init_weights loads the
-        # detector's pretrained checkpoint and the ISP from --isp-from.
+    if args.checkpoint is None:
+        # The runner initialises weights only when training; here init_weights loads the
+        # detector's pretrained checkpoint (and the ISP from --isp-from).
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        isp = getattr(model.data_preprocessor, 'isp', None)
+        learned = isp is not None and any(p.requires_grad for p in isp.parameters())
+        if learned and not args.isp_from:
+            fail(f'{args.config}: its ISP is learned; give the CHECKPOINT of a training run '
+                 '(or --isp-from CKPT)')
         model.init_weights()
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults

@@ -1,12 +1,17 @@
 """Let mmengine resume from its own checkpoints with torch's weights-only loading kept on.
 
 torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7's checkpoints hold
-a few non-tensor objects (its MessageHub's ``HistoryBuffer`` and the NumPy arrays and scalars
-inside it), so ``--resume`` fails with ``UnpicklingError: Weights only load failed``. We
-allow-list exactly those types. ``weights_only`` is never switched off: a checkpoint from the
-internet must not be able to run code.
+a few non-tensor objects (its MessageHub's ``HistoryBuffer``, the NumPy arrays and scalars
+inside it, and references to ``HistoryBuffer``'s statistics methods, which pickle as
+``getattr(HistoryBuffer, 'min')``), so ``--resume`` fails with ``UnpicklingError: Weights only
+load failed``. We allow-list exactly those: the types, and - instead of the builtin
+``getattr``, which would hand a checkpoint arbitrary attribute access - a ``getattr`` that only
+resolves ``HistoryBuffer``'s registered statistics methods. ``weights_only`` is never switched
+off: a checkpoint from the internet must not be able to run code.
 """
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import torch
@@ -23,10 +28,26 @@ def _numpy_checkpoint_types() -> list:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
-def mmengine_checkpoint_types() -> list:
-    """Every non-tensor type found in an mmengine 0.10.7 training checkpoint."""
+def history_buffer_method(owner, name: str):
+    """Stands in for ``getattr`` while unpickling: resolves only ``HistoryBuffer.<statistics
+    method>`` (what mmengine checkpoints reference) and refuses everything else."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [HistoryBuffer, *_numpy_checkpoint_types()]
+    if owner is HistoryBuffer and isinstance(name, str) and \
+            name in HistoryBuffer._statistics_methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({getattr(owner, "__name__", type(owner).__name__)}, '
+        f'{name!r}); only HistoryBuffer statistics methods are allowed')
+
+
+def mmengine_checkpoint_types() -> list:
+    """Every non-tensor global found in an mmengine 0.10.7 training checkpoint; ``getattr``
+    is mapped to :func:`history_buffer_method` (pickle protocol 2 names it ``__builtin__``)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer()  # registers the default statistics methods (done in its __init__)
+    return [HistoryBuffer, *_numpy_checkpoint_types(),
+            (history_buffer_method, '__builtin__.getattr'),
+            (history_buffer_method, 'builtins.getattr')]
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -8,7 +8,9 @@ from typing import List, Sequence
 import mmcv
 import numpy as np
 import torch
+from mmengine.dist import all_gather, get_world_size
 from mmengine.fileio import join_path
+from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
@@ -79,3 +81,33 @@ class RawDetVisualizationHook(DetVisualizationHook):
                 stem if self.show else 'test_img', image, data_sample=data_sample,
                 show=self.show, wait_time=self.wait_time, pred_score_thr=self.score_thr,
                 out_file=out_file, step=self._test_index)
+
+
+@HOOKS.register_module()
+class ISPSyncCheckHook(Hook):
+    """In distributed training, checks after every epoch that the learnable ISP parameters
+    are identical on every rank, and raises if they are not.
+
+    The ISP lives in the data preprocessor, which MMEngine's DDP wrapper calls outside
+    ``DistributedDataParallel.forward``; its gradients are still all-reduced (they are
+    parameters of the wrapped module), but a silent divergence would make every rank train a
+    different ISP, so it is worth one all-gather of a checksum per epoch."""
+
+    def after_train_epoch(self, runner: Runner) -> None:
+        world_size = get_world_size()
+        if world_size < 2:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        params = [p.detach().double().flatten() for p in model.parameters() if p.requires_grad]
+        if not params:
+            return
+        flat = torch.cat(params)
+        weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64, device=flat.device)
+        checksum = torch.stack([flat.sum(), (flat * weights).sum() / flat.numel()])
+        gathered = all_gather(checksum)
+        if any(not torch.equal(g, gathered[0]) for g in gathered[1:]):
+            raise RuntimeError(
+                'ISP parameters differ across ranks after epoch '
+                f'{runner.epoch}: {[g.tolist() for g in gathered]}')
+        runner.logger.info(f'ISPSyncCheckHook: ISP parameters identical on {world_size} ranks '
+                           f'(checksum {checksum.tolist()})')

@@ -1,0 +1,24 @@
+# GenISP on the embedded benchmark: trained on one simulated camera's dark DNGs (Sony RX100 VII
+# matrix) in front of the frozen small detector pretrained on well-lit sRGB renderings
+# (detector_srgb.py), evaluated on a camera it never saw (Nikon D750 matrix, other CFA order).
+#   make demo      (runs everything: data, detector, this config, baselines, report)
+_base_ = [
+    './_base_/demo_detector.py',
+    './_base_/demo_data.py',
+    '../_base_/schedules/genisp_adam_15e.py',
+    '../_base_/genisp_runtime.py',
+]
+model = dict(
+    _delete_=True,
+    type='FrozenDetector',
+    detector={{_base_.model}},
+    detector_checkpoint='work_dirs/demo/detector_srgb/detector.pth',
+    data_preprocessor=dict(isp=dict(type='GenISP')))
+
+max_epochs = 6
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs,
+                        milestones=[4, 5], gamma=0.1)]
+default_hooks = dict(
+    checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1),
+    logger=dict(type='LoggerHook', interval=10))

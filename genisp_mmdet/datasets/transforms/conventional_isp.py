@@ -1,0 +1,43 @@
+"""LibRaw's conventional ISP as a loading transform: the baseline GenISP has to beat."""
+from __future__ import annotations
+
+import mmcv
+import numpy as np
+import rawpy
+from mmcv.transforms import BaseTransform
+
+from mmdet.registry import TRANSFORMS
+
+from ...raw import RawReadError, read_raw
+from .loading import _fill_results
+
+
+@TRANSFORMS.register_module()
+class LoadLibRawRenderedImage(BaseTransform):
+    """Renders a RAW file with LibRaw's conventional pipeline - camera (as-shot) white balance,
+    demosaicing at half size, camera -> sRGB matrix, sRGB gamma and LibRaw's auto-brightness -
+    at the packed resolution, so it is a drop-in replacement for
+    :class:`LoadRawImageFromFile` in front of a detector (``isp=None`` in the preprocessor).
+
+    Added keys: ``img`` ``(H/2, W/2, 3)`` float32 sRGB-encoded in [0, 1], ``img_shape``,
+    ``ori_shape``, ``raw_meta`` (from :func:`~genisp_mmdet.raw.read_raw`, which also
+    validates the file, with ``color_space='srgb'``), so boxes align exactly as for the
+    packed image.
+    """
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        packed = read_raw(path, color_space='camera')
+        try:
+            with rawpy.imread(path) as raw:
+                rgb = raw.postprocess(half_size=True, use_camera_wb=True, no_auto_bright=False,
+                                      output_color=rawpy.ColorSpace.sRGB, user_flip=0,
+                                      output_bps=16)
+        except (rawpy.LibRawError, OSError) as exc:  # read_raw accepted it: a LibRaw failure
+            raise RawReadError(path, f'LibRaw could not render it ({exc})') from exc
+        image = rgb.astype(np.float32) / 65535.0
+        h, w = packed.image.shape[:2]
+        if image.shape[:2] != (h, w):  # LibRaw's half-size frame can differ by a margin
+            image = mmcv.imresize(image, (w, h), interpolation='area')
+        meta = dict(packed.meta, color_space='srgb')
+        return _fill_results(results, image, meta)

@@ -1,0 +1,134 @@
+"""tools/train.py and tools/test.py as a user runs them: training with the standard runner,
+--resume with torch's weights-only loading, torchrun/gloo DDP on CPU, COCO evaluation,
+--show-dir pictures on the ISP output, and clear errors for bad input."""
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+
+from genisp_mmdet.synthetic import DemoDatasetSpec, SceneConfig, generate_demo_dataset
+from tests.helpers import REPO_ROOT
+
+CONFIG = 'configs/demo/genisp_demo.py'
+TINY = ['model.detector_checkpoint=None', 'randomness.seed=0',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_dataloader.dataset.pipeline.3.prob=0.0',  # no random flips: runs comparable
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=3',
+        'default_hooks.logger.interval=1']
+
+
+@pytest.fixture(scope='module')
+def micro_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('micro') / 'demo'
+    generate_demo_dataset(root, DemoDatasetSpec(num_train=8, num_test=4, seed=3,
+                                                scene=SceneConfig(width=128, height=96)),
+                          workers=1, progress=False)
+    return root
+
+
+def run(args, data_root, check=True, extra_env=None):
+    env = dict(os.environ, GENISP_DEMO_ROOT=f'{data_root}/', OMP_NUM_THREADS='1')
+    env.update(extra_env or {})
+    proc = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc
+
+
+def train(work_dir, data_root, epochs, *extra):
+    return run(['tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra,
+                '--cfg-options', *TINY, f'train_cfg.max_epochs={epochs}'], data_root)
+
+
+def isp_state(checkpoint):
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    return {k: v for k, v in state.items() if k.startswith('data_preprocessor.isp.')}
+
+
+def test_resume_matches_an_uninterrupted_run(micro_data, tmp_path):
+    train(tmp_path / 'straight', micro_data, 2)
+    train(tmp_path / 'resumed', micro_data, 1)
+    out = train(tmp_path / 'resumed', micro_data, 2, '--resume')
+    assert 'resumed epoch: 1' in (out.stdout + out.stderr).lower() or \
+        'auto resumed from the latest checkpoint' in (out.stdout + out.stderr).lower()
+    straight = isp_state(tmp_path / 'straight' / 'epoch_2.pth')
+    resumed = isp_state(tmp_path / 'resumed' / 'epoch_2.pth')
+    first = isp_state(tmp_path / 'resumed' / 'epoch_1.pth')
+    assert straight.keys() == resumed.keys() and straight
+    assert any(not torch.equal(first[k], straight[k]) for k in straight)  # epoch 2 trained
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], rtol=0, atol=1e-6)
+
+
+def test_checkpoints_load_weights_only_and_code_stays_refused(micro_data, tmp_path):
+    train(tmp_path / 'run', micro_data, 1)
+    checkpoint = torch.load(tmp_path / 'run' / 'epoch_1.pth', map_location='cpu',
+                            weights_only=True)
+    assert {'state_dict', 'optimizer', 'message_hub', 'meta'} <= set(checkpoint)
+
+    class Payload:  # what a malicious checkpoint would carry
+        def __reduce__(self):
+            return (os.system, ('echo pwned',))
+
+    class Sneaky:  # getattr is allowed only for HistoryBuffer's statistics methods
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, '__subclasses__'))
+
+    for name, payload in (('evil', Payload()), ('sneaky', Sneaky())):
+        path = tmp_path / f'{name}.pth'
+        torch.save({'state_dict': {}, 'x': payload}, path)
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(path, weights_only=True)
+
+
+def test_torchrun_gloo_ddp_keeps_isp_identical_on_both_ranks(micro_data, tmp_path):
+    out = run(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
+               'tools/train.py', CONFIG, '--launcher', 'pytorch', '--work-dir',
+               str(tmp_path / 'ddp'), '--cfg-options', *TINY, 'train_cfg.max_epochs=2'],
+              micro_data)
+    log = out.stdout + out.stderr
+    assert log.count('ISP parameters identical on 2 ranks') >= 2, log[-3000:]
+    assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()
+
+
+def test_test_tool_scores_coco_and_draws_on_the_isp_output(micro_data, tmp_path):
+    train(tmp_path / 'run', micro_data, 1)
+    out = run(['tools/test.py', CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'), '--work-dir',
+               str(tmp_path / 'eval'), '--show-dir', 'vis', '--cfg-options',
+               'model.detector_checkpoint=None', 'model.detector.test_cfg.score_thr=0.0',
+               'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False'], micro_data)
+    assert 'bbox_mAP' in out.stdout + out.stderr
+    pictures = [p for root, _, files in os.walk(tmp_path / 'eval') for p in files
+                if p.endswith('.png') and 'vis' in root]
+    assert len(pictures) == 4  # one per test image, named after the RAW files
+    assert all(p.startswith('test_') for p in pictures)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['tools/train.py', 'configs/does_not_exist.py'], 'config file not found'),
+    (['tools/train.py', CONFIG, '--resume', '/nope/epoch_3.pth'], 'checkpoint not found'),
+    (['tools/test.py', CONFIG, '/nope/epoch_3.pth'], 'checkpoint not found'),
+    (['tools/test.py', CONFIG], 'its ISP is learned'),
+])
+def test_bad_command_lines_fail_with_one_clear_line(micro_data, args, message):
+    out = run(args, micro_data, check=False)
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr[-2000:]
+    assert 'Traceback' not in out.stderr
+
+
+def test_broken_config_names_the_file(micro_data, tmp_path):
+    bad = tmp_path / 'broken.py'
+    bad.write_text("_base_ = ['./does_not_exist.py']\nmodel = dict(\n")
+    out = run(['tools/train.py', str(bad)], micro_data, check=False)
+    assert out.returncode == 2 and str(bad) in out.stderr and 'Traceback' not in out.stderr

@@ -1,0 +1,158 @@
+"""Report of `make demo`: markdown + JSON tables and a picture grid of the same scenes through
+every pipeline (each with the frozen detector's predictions drawn)."""
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner.checkpoint import load_checkpoint
+
+from genisp_mmdet.engine import render_for_display
+from genisp_mmdet.visualization import grid, label_image
+from mmdet.registry import MODELS
+
+PICTURE_SCENES = 4
+SCORE_THR = 0.3
+COLOURS = [(230, 60, 60), (60, 120, 255), (250, 200, 40), (60, 220, 120)]
+
+
+def _draw(image, instances, classes):
+    image = np.ascontiguousarray(image.copy())
+    keep = instances.scores >= SCORE_THR
+    for box, label, score in zip(instances.bboxes[keep], instances.labels[keep],
+                                 instances.scores[keep]):
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        colour = COLOURS[int(label) % len(COLOURS)]
+        cv2.rectangle(image, (x0, y0), (x1, y1), colour, 1)
+        cv2.putText(image, f'{classes[int(label)][:4]} {float(score):.2f}', (x0, max(8, y0 - 2)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.3, colour, 1, cv2.LINE_AA)
+    return image
+
+
+def _upscale(image, factor=2):
+    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+
+
+@torch.no_grad()
+def _pipeline_pictures(config, checkpoint, detector, camera, stems, env_root):
+    cfg = Config.fromfile(config)
+    cfg.model.detector_checkpoint = detector
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    model.eval()
+    pipeline = Compose([t for t in cfg.test_dataloader.dataset.pipeline
+                        if t['type'] not in ('LoadAnnotations', 'AlignRawAnnotations')])
+    classes = cfg.demo_classes
+    tiles = []
+    for stem in stems:
+        path = osp.join(env_root, camera, 'test', f'{stem}.dng')
+        batch = pseudo_collate([pipeline(dict(img_path=path, img_id=0))])
+        result = model.test_step(batch)[0]
+        image = render_for_display(model, batch['inputs'], [result])[0]
+        tiles.append(_draw(_upscale(image), _scaled(result.pred_instances, 2), classes))
+    return tiles
+
+
+def _scaled(instances, factor):
+    instances = instances.clone()
+    instances.bboxes = instances.bboxes * factor
+    return instances
+
+
+@torch.no_grad()
+def _oracle_pictures(detector, data, stems):
+    cfg = Config.fromfile('configs/demo/detector_srgb.py')
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, detector, map_location='cpu', logger='silent')
+    model.eval()
+    pipeline = Compose([t for t in cfg.test_dataloader.dataset.pipeline
+                        if t['type'] != 'LoadAnnotations'])
+    tiles = []
+    for stem in stems:
+        path = osp.join(data, 'srgb', 'test', f'{stem}.png')
+        batch = pseudo_collate([pipeline(dict(img_path=path, img_id=0))])
+        result = model.test_step(batch)[0]
+        image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)  # full-size rendering
+        tiles.append(_draw(image, result.pred_instances, cfg.demo_classes))
+    return tiles
+
+
+def write_pictures(work_dir, data, checkpoints, detector, camera, methods, oracle_label):
+    """Rows: scenes of ``camera``'s test split; columns: each pipeline, then the oracle."""
+    with open(osp.join(data, 'annotations', f'{camera}_test.json')) as f:
+        images = json.load(f)['images'][:PICTURE_SCENES]
+    stems = [osp.splitext(im['file_name'])[0] for im in images]
+    columns = [_pipeline_pictures(config, checkpoints.get(key), detector, camera, stems, data)
+               for key, _, config, _ in methods]
+    columns.append(_oracle_pictures(detector, data, stems))
+    labels = [label for _, label, _, _ in methods] + [oracle_label]
+    rows = [[label_image(col[i], labels[j]) if i == 0 else col[i]
+             for j, col in enumerate(columns)] for i in range(len(stems))]
+    picture = grid(rows)
+    path = osp.join(work_dir, 'pictures.png')
+    cv2.imwrite(path, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def write_report(work_dir, data, results, checkpoints, detector, train_camera, cameras,
+                 methods, oracle, elapsed):
+    oracle_key, oracle_label = oracle
+    all_cameras = (train_camera, *cameras)
+    report = dict(train_camera=train_camera, unseen_cameras=list(cameras),
+                  metric='COCO bbox AP (AP@[.5:.95]) and AP50, frozen detector',
+                  results=results, minutes=round(elapsed / 60, 1))
+    oracle_ap = results[oracle_key]['all']
+    unseen_mean = {}
+    for key, _, _, _ in methods:
+        unseen_mean[key] = {m: float(np.mean([results[key][c][m] for c in cameras]))
+                            for m in ('AP', 'AP50')}
+    report['unseen_mean'] = unseen_mean
+    best_baseline = max((k for k, _, _, t in methods if k != 'genisp'),
+                        key=lambda k: unseen_mean[k]['AP'])
+    report['genisp_minus_best_baseline_AP'] = unseen_mean['genisp']['AP'] - \
+        unseen_mean[best_baseline]['AP']
+    report['oracle_minus_genisp_AP'] = oracle_ap['AP'] - unseen_mean['genisp']['AP']
+
+    header = ['Method'] + [f'{c}{" (train cam)" if c == train_camera else ""}'
+                           for c in all_cameras] + ['unseen mean']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for key, label, _, _ in methods:
+        cells = [f'{results[key][c]["AP"]:.3f} / {results[key][c]["AP50"]:.3f}'
+                 for c in all_cameras]
+        mean = unseen_mean[key]
+        bold = '**' if key == 'genisp' else ''
+        lines.append(f'| {bold}{label}{bold} | ' + ' | '.join(cells) +
+                     f' | {bold}{mean["AP"]:.3f} / {mean["AP50"]:.3f}{bold} |')
+    oracle_cell = f'{oracle_ap["AP"]:.3f} / {oracle_ap["AP50"]:.3f}'
+    lines.append(f'| {oracle_label} | ' + ' | '.join([oracle_cell] * len(all_cameras)) +
+                 f' | {oracle_cell} |')
+    table = '\n'.join(lines)
+    label_of = {k: label for k, label, _, _ in methods}
+    summary = (
+        f'On the unseen cameras GenISP reaches AP {unseen_mean["genisp"]["AP"]:.3f}; the best '
+        f'non-oracle baseline ({label_of[best_baseline]}) reaches '
+        f'{unseen_mean[best_baseline]["AP"]:.3f} '
+        f'({report["genisp_minus_best_baseline_AP"]:+.3f}). The well-lit sRGB oracle reaches '
+        f'{oracle_ap["AP"]:.3f}: GenISP is {report["oracle_minus_genisp_AP"]:.3f} AP below it.')
+    picture = write_pictures(work_dir, data, checkpoints, detector, cameras[0], methods,
+                             oracle_label)
+    markdown = '\n'.join([
+        '# GenISP demo report', '',
+        f'COCO bbox AP / AP50 (AP@[.5:.95] / AP@.5) of the same frozen detector behind each '
+        f'pipeline. GenISP trained on `{train_camera}` only; the other cameras are unseen '
+        f'(other colour matrices and CFA orders). The oracle sees well-lit, noise-free sRGB '
+        f'renderings of the same test scenes.', '', table, '', summary, '',
+        f'![pipelines]({osp.basename(picture)})', '',
+        f'Total time: {elapsed / 60:.1f} min.', ''])
+    with open(osp.join(work_dir, 'report.md'), 'w') as f:
+        f.write(markdown)
+    with open(osp.join(work_dir, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    print('\n' + table + '\n\n' + summary)
