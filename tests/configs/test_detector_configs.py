@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 from mmdet.registry import MODELS
@@ -34,6 +35,8 @@ def test_detector_trains_one_step_and_predicts_behind_the_isp(name):
     assert not any(p.requires_grad for p in model.detector.parameters())
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     isp_before = [p.detach().clone() for p in model.data_preprocessor.isp.parameters()]
+    # batch augments such as YOLOX's BatchSyncRandomResize read the runner's iteration
+    MessageHub.get_current_instance().update_info('iter', 0)
     model.train()
     losses = model.train_step(raw_batch(sizes=((128, 160), (128, 160))), optim_wrapper)
     assert losses and all(torch.isfinite(v) for v in losses.values()), losses
