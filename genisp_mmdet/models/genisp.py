@@ -20,16 +20,22 @@ Choices where the paper is silent (documented here so they can be ablated):
   brightness, so ConvWB/ConvCC predict colour, not exposure; the inputs span 20x-1000x
   under-exposure and LeakyReLU convs are not scale invariant. Brightness is normalised by the
   shallow ConvNet's InstanceNorm.
-* Parameterisation and initialisation (stable step 0): gains are ``exp(mlp(x))`` (positive,
-  symmetric in log space) and ``C = I + mlp(x)``; the last MLP layer of both nets starts at
-  zero, so at step 0 the gains are exactly 1 and ``C`` is exactly the identity. Gradients still
-  reach the whole net because the last layer's weights receive them first.
+* Parameterisation and initialisation (stable step 0): gains are
+  ``exp(b * tanh(mlp(x) / b))`` with ``b = log(max_gain)`` (positive, symmetric in log space,
+  bounded to [1/max_gain, max_gain], default 16) and ``C = I + d * tanh(mlp(x) / d)`` (each
+  entry moves at most ``d = max_matrix_delta``, default 2, from the identity). The bounds
+  matter: the shallow ConvNet's InstanceNorm makes the loss blind to a common scale of the
+  image, and with Adam at the paper's lr 1e-2 unbounded gains drifted to 1e37 within four
+  steps (measured on the demo). The last MLP layer of both nets starts at zero, so at step 0
+  the gains are exactly 1 and ``C`` is exactly the identity; gradients still reach the whole
+  net because the last layer's weights receive them first.
 * Output: the shallow ConvNet's output is an RGB image nominally in [0, 1] (display-referred,
   like the sRGB images detectors are trained on); the final 1x1 convolution starts with bias
   0.5 so the first images the detector sees are centred mid-grey rather than black.
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, Sequence
 
 import torch
@@ -81,26 +87,35 @@ class ImageToParameters(nn.Module):
         return self.mlp(self.features(x).flatten(1))
 
 
-class ConvWB(nn.Module):
-    """Predicts per-image white-balance gains ``(B, 3)`` (all 1 at initialisation)."""
+def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
+    """``bound * tanh(x / bound)``: the identity near 0, smoothly limited to (-bound, bound)."""
+    return bound * torch.tanh(x / bound)
 
-    def __init__(self, **kwargs):
+
+class ConvWB(nn.Module):
+    """Predicts per-image white-balance gains ``(B, 3)`` in [1/max_gain, max_gain]
+    (all exactly 1 at initialisation)."""
+
+    def __init__(self, max_gain: float = 16.0, **kwargs):
         super().__init__()
+        self.max_log_gain = math.log(max_gain)
         self.net = ImageToParameters(3, **kwargs)
 
     def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
-        return torch.exp(self.net(thumbnail).float())
+        return torch.exp(soft_bound(self.net(thumbnail).float(), self.max_log_gain))
 
 
 class ConvCC(nn.Module):
-    """Predicts a per-image colour-correction matrix ``(B, 3, 3)`` (identity at init)."""
+    """Predicts a per-image colour-correction matrix ``(B, 3, 3)``, each entry within
+    ``max_matrix_delta`` of the identity's (exactly the identity at initialisation)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, max_matrix_delta: float = 2.0, **kwargs):
         super().__init__()
+        self.max_matrix_delta = max_matrix_delta
         self.net = ImageToParameters(9, **kwargs)
 
     def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
-        delta = self.net(thumbnail).float().view(-1, 3, 3)
+        delta = soft_bound(self.net(thumbnail).float(), self.max_matrix_delta).view(-1, 3, 3)
         return torch.eye(3, device=delta.device, dtype=delta.dtype) + delta
 
 
@@ -130,6 +145,8 @@ class GenISP(BaseModule):
     Args:
         thumbnail_size: side of the bilinear copy the parameter nets see (paper: 256).
         param_net: keyword arguments for both :class:`ImageToParameters` nets.
+        max_gain: bound of ConvWB's gains, [1/max_gain, max_gain].
+        max_matrix_delta: bound of each ConvCC matrix entry's distance from the identity.
         convnet: keyword arguments for :class:`ShallowConvNet`.
         use_wb, use_cc: switch ConvWB / ConvCC off for ablations (identity instead).
         eps: floor of the thumbnail's mean brightness (all-black inputs stay finite).
@@ -142,12 +159,13 @@ class GenISP(BaseModule):
 
     def __init__(self, thumbnail_size: int = 256, param_net: Dict | None = None,
                  convnet: Dict | None = None, use_wb: bool = True, use_cc: bool = True,
+                 max_gain: float = 16.0, max_matrix_delta: float = 2.0,
                  eps: float = 1e-6, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.thumbnail_size = thumbnail_size
         self.use_wb, self.use_cc, self.eps = use_wb, use_cc, eps
-        self.conv_wb = ConvWB(**(param_net or {})) if use_wb else None
-        self.conv_cc = ConvCC(**(param_net or {})) if use_cc else None
+        self.conv_wb = ConvWB(max_gain, **(param_net or {})) if use_wb else None
+        self.conv_cc = ConvCC(max_matrix_delta, **(param_net or {})) if use_cc else None
         self.convnet = ShallowConvNet(**(convnet or {}))
 
     def _thumbnail(self, x: torch.Tensor) -> torch.Tensor:
