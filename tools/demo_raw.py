@@ -26,6 +26,7 @@ from genisp_mmdet.engine.launch import ConfigError, fail, load_config  # noqa: E
 from genisp_mmdet.raw import RawReadError  # noqa: E402
 from genisp_mmdet.visualization import isp_stage_panel  # noqa: E402
 from mmdet.registry import MODELS, VISUALIZERS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
 
 #: Transforms that need annotations; a single-image demo has none.
 ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'mmdet.LoadAnnotations', 'AlignRawAnnotations')
@@ -59,6 +60,7 @@ def main(argv=None):
         cfg = load_config(args.config)
     except ConfigError as exc:
         fail(str(exc))
+    register_all_modules(init_default_scope=True)  # pipelines resolve names in mmdet's scope
     model = MODELS.build(cfg.model)
     checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.to(args.device).eval()

@@ -49,6 +49,11 @@ say "installing $TORCH_PIN $TORCHVISION_PIN (from the local package mirror, seve
 say "build tools (setuptools<80, wheel, ninja)"
 "${PIP[@]}" "setuptools<80" wheel ninja
 
+# mmengine first: mmcv's wheel goes in without dependencies (so pip never tries to rebuild it)
+# and mmengine brings what mmcv needs at run time.
+say "installing $MMENGINE_PIN"
+"${PIP[@]}" "$MMENGINE_PIN"
+
 mmcv_ok() { "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; }
 if ! mmcv_ok; then
   cuda=0
@@ -78,12 +83,10 @@ if ! mmcv_ok; then
     say "using cached mmcv wheel $wheel"
   fi
   "${PIP[@]}" --no-deps "$wheel"
-  # mmcv's own runtime requirements (installed without deps above so pip never rebuilds it)
-  "${PIP[@]}" addict packaging Pillow pyyaml yapf opencv-python-headless
 fi
 
-say "installing $MMENGINE_PIN $MMDET_PIN rawpy pidng pycocotools pytest"
-"${PIP[@]}" "$MMENGINE_PIN" "$MMDET_PIN" "mmcv==$MMCV_VERSION" rawpy pidng pycocotools pytest tqdm
+say "installing $MMDET_PIN rawpy pidng pycocotools pytest"
+"${PIP[@]}" "$MMDET_PIN" "mmcv==$MMCV_VERSION" rawpy pidng pycocotools pytest tqdm
 
 say "installing genisp_mmdet in editable mode"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"

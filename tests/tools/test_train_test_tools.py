@@ -132,3 +132,24 @@ def test_broken_config_names_the_file(micro_data, tmp_path):
     bad.write_text("_base_ = ['./does_not_exist.py']\nmodel = dict(\n")
     out = run(['tools/train.py', str(bad)], micro_data, check=False)
     assert out.returncode == 2 and str(bad) in out.stderr and 'Traceback' not in out.stderr
+
+
+def test_demo_raw_draws_detections_and_isp_stages(micro_data, tmp_path):
+    import cv2
+    train(tmp_path / 'run', micro_data, 1)
+    dng = sorted((micro_data / 'nikon_d750' / 'test').glob('*.dng'))[0]
+    out, stages = tmp_path / 'out.png', tmp_path / 'stages.png'
+    proc = run(['tools/demo_raw.py', str(dng), CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'),
+                '--out', str(out), '--stages', str(stages), '--score-thr', '0.0',
+                ], micro_data)
+    assert 'detections' in proc.stdout
+    picture, panel = cv2.imread(str(out)), cv2.imread(str(stages))
+    assert picture.shape[:2] == (48, 64)  # the packed frame of a 128x96 DNG
+    assert panel.shape[1] > 4 * 64  # input, ConvWB, ConvCC, output side by side
+    # a file that is not RAW: one clear line naming it, nothing written
+    fake = tmp_path / 'fake.arw'
+    fake.write_bytes(b'not a raw file at all, 42 bytes of text..')
+    bad = run(['tools/demo_raw.py', str(fake), CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'),
+               '--out', str(tmp_path / 'bad.png')], micro_data, check=False)
+    assert bad.returncode != 0 and str(fake) in bad.stderr and 'Traceback' not in bad.stderr
+    assert not (tmp_path / 'bad.png').exists()

@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from genisp_mmdet.engine import render_for_display
 from genisp_mmdet.visualization import grid, label_image
 from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 
 PICTURE_SCENES = 4
 SCORE_THR = 0.3
@@ -86,6 +87,7 @@ def _oracle_pictures(detector, data, stems):
 
 def write_pictures(work_dir, data, checkpoints, detector, camera, methods, oracle_label):
     """Rows: scenes of ``camera``'s test split; columns: each pipeline, then the oracle."""
+    register_all_modules(init_default_scope=True)
     with open(osp.join(data, 'annotations', f'{camera}_test.json')) as f:
         images = json.load(f)['images'][:PICTURE_SCENES]
     stems = [osp.splitext(im['file_name'])[0] for im in images]

@@ -132,6 +132,9 @@ def read_metrics(work_dir):
                     if f'{prefix}/bbox_mAP' in record:
                         return dict(AP=record[f'{prefix}/bbox_mAP'],
                                     AP50=record[f'{prefix}/bbox_mAP_50'])
+    with open(osp.join(work_dir, 'test.log')) as f:
+        if 'testing results of the whole dataset is empty' in f.read():
+            return dict(AP=0.0, AP50=0.0)  # the detector found nothing above its threshold
     raise SystemExit(f'no COCO metrics found in {work_dir}')
 
 
