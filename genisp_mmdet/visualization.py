@@ -1,29 +1,36 @@
 """Pictures of what the ISP does: plain previews of packed RAW and panels of GenISP's stages."""
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import torch
 
-from .color import srgb_gamma_encode, xyz_to_linear_srgb
+from .color import apply_color_matrix, srgb_gamma_encode, xyz_to_linear_srgb
 
 
-def preview_packed_raw(image: torch.Tensor, color_space: str = 'xyz',
-                       percentile: float = 99.0) -> np.ndarray:
+def preview_packed_raw(image, color_space: str = 'xyz', percentile: float = 99.0,
+                       cam_to_xyz: Optional[Sequence[Sequence[float]]] = None) -> np.ndarray:
     """A plain, human-viewable rendering of a packed RAW image - no learning involved.
 
     Args:
-        image: ``(3, H, W)`` linear XYZ (``color_space='xyz'``) or camera RGB, any exposure.
+        image: ``(3, H, W)`` tensor or array, linear XYZ (``color_space='xyz'``) or camera RGB,
+            any exposure.
         color_space: ``'xyz'`` converts XYZ -> linear sRGB; ``'camera'``/``'rgb'`` show the
             channels as they are (camera RGB looks green: that is the sensor, not a bug).
         percentile: auto-exposure: this percentile of the luminance maps to white.
+        cam_to_xyz: ``(3, 3)`` camera -> XYZ matrix; with ``color_space='camera'`` the image
+            is converted to XYZ with it first, then shown as XYZ is.
 
     Returns:
         ``(H, W, 3)`` uint8 sRGB-encoded.
     """
-    x = image.detach().float()[None]
+    x = torch.as_tensor(image).detach().float()[None]
+    if color_space == 'camera' and cam_to_xyz is not None:
+        x = apply_color_matrix(x, torch.as_tensor(cam_to_xyz, dtype=torch.float32,
+                                                  device=x.device))
+        color_space = 'xyz'
     if color_space == 'xyz':
         x = xyz_to_linear_srgb(x)
     x = x.clamp_min(0)

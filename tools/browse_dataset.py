@@ -6,12 +6,13 @@
         --output-dir work_dirs/browse_sony --max 20 --not-show
 
 Rendering (no learning involved, only to check a new dataset by eye): the loaded image is
-linear XYZ (``raw_meta['color_space'] == 'xyz'``) -> linear sRGB with ``genisp_mmdet.color``;
-camera RGB goes through ``raw_meta['cam_to_xyz']`` when known and is shown as is otherwise
-(greenish: that is the sensor); then auto-exposure (the ``--percentile`` of the luminance maps to
-white) and the sRGB transfer curve. Boxes are the pipeline's ``gt_instances`` (so after
-``AlignRawAnnotations``, ``Resize`` and ``RandomFlip``): a box that does not fit the picture
-means the alignment or the annotation file is wrong, and is counted in the summary.
+linear XYZ (``raw_meta['color_space'] == 'xyz'``) -> linear sRGB; camera RGB goes through
+``raw_meta['cam_to_xyz']`` when known and is shown as is otherwise (greenish: that is the
+sensor); then auto-exposure (the ``--percentile`` of the luminance maps to white) and the sRGB
+transfer curve (``genisp_mmdet.visualization.preview_packed_raw``). Boxes are the pipeline's
+``gt_instances`` (so after ``AlignRawAnnotations``, ``Resize`` and ``RandomFlip``): a box that
+does not fit the picture means the alignment or the annotation file is wrong, and is counted in
+the summary.
 
 Writes ``<output-dir>/<index>_<file stem>.png``. Exit status 0, or 2 with a one-line reason (no
 such config, split, or annotation file; nothing to do).
@@ -53,26 +54,15 @@ def render(image, raw_meta: Optional[dict], percentile: float = 99.0) -> np.ndar
     """``(3, H, W)`` packed image (tensor or array) -> ``(H, W, 3)`` uint8 sRGB."""
     import torch
 
-    from genisp_mmdet.color import apply_color_matrix, srgb_gamma_encode, xyz_to_linear_srgb
+    from genisp_mmdet.visualization import preview_packed_raw
 
     x = torch.as_tensor(np.asarray(image)) if not torch.is_tensor(image) else image
     x = x.detach().cpu()
     if x.dtype == torch.uint8:  # an 8-bit pipeline (LoadImageFromFile): BGR
         return x.permute(1, 2, 0).numpy()[..., ::-1].copy()
-    x = x.float()[None]
     meta = raw_meta or {}
-    space = meta.get('color_space', 'xyz' if raw_meta else 'camera')
-    if space == 'camera' and meta.get('cam_to_xyz') is not None:
-        x = apply_color_matrix(x, torch.as_tensor(meta['cam_to_xyz'], dtype=torch.float32))
-        space = 'xyz'
-    if space == 'xyz':
-        x = xyz_to_linear_srgb(x)
-    x = x.clamp_min(0)
-    lum = x.mean(1).flatten()
-    lum = lum[::max(1, lum.numel() // 500_000)]
-    white = torch.quantile(lum, min(max(percentile, 0.0), 100.0) / 100).clamp_min(1e-8)
-    out = srgb_gamma_encode(x / white)[0]
-    return (out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    return preview_packed_raw(x, meta.get('color_space', 'xyz' if raw_meta else 'camera'),
+                              min(max(percentile, 0.0), 100.0), meta.get('cam_to_xyz'))
 
 
 def draw_boxes(image: np.ndarray, bboxes: np.ndarray, labels: np.ndarray, classes,
