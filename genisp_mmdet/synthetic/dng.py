@@ -33,7 +33,9 @@ _CFA_CODE = {'R': 0, 'G': 1, 'B': 2}
 MIN_SIDE = 22
 
 
-def _rationals(values, signed: bool) -> list[list[int]]:
+def rationals(values, signed: bool) -> list[list[int]]:
+    """``values`` as DNG rationals ``[[round(v * 10000), 10000], ...]`` (flattened); unsigned
+    ones must not be negative."""
     out = []
     for v in np.asarray(values, dtype=np.float64).ravel():
         if not signed and v < 0:
@@ -55,6 +57,38 @@ def _sub_ifd_tag(dng_tag_cls, tag, ifd):
     return SubIFDTag(tag, [ifd])
 
 
+def cfa_dng_tags(width: int, height: int, cfa: str):
+    """pidng ``DNGTags`` laying out an uncompressed 16-bit CFA image of ``width`` x ``height``
+    in one tile, horizontal, with the 2x2 CFA ``cfa`` (``'RGGB'``, ``'GBRG'``...); the caller
+    adds the levels, colour and names, then writes with :func:`save_dng`."""
+    from pidng.defs import Orientation, PhotometricInterpretation
+    from pidng.dng import DNGTags, Tag
+
+    tags = DNGTags()
+    tags.set(Tag.ImageWidth, width)
+    tags.set(Tag.ImageLength, height)
+    tags.set(Tag.TileWidth, width)
+    tags.set(Tag.TileLength, height)
+    tags.set(Tag.Orientation, Orientation.Horizontal)
+    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
+    tags.set(Tag.SamplesPerPixel, 1)
+    tags.set(Tag.BitsPerSample, 16)
+    tags.set(Tag.CFARepeatPatternDim, [2, 2])
+    tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in cfa])
+    return tags
+
+
+def save_dng(tags, bayer: np.ndarray, path: str | os.PathLike) -> str:
+    """Write the ``(H, W)`` uint16 ``bayer`` with ``tags`` as an uncompressed DNG at ``path``
+    (pidng appends ``.dng`` to a name without it); returns the path written."""
+    from pidng.core import RAW2DNG
+
+    writer = RAW2DNG()
+    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
+    writer.options(tags, path=directory, compress=False)
+    return writer.convert(bayer, filename=name)
+
+
 def write_dng(path: str | os.PathLike, bayer: np.ndarray, camera: CameraSpec,
               as_shot_neutral: np.ndarray, iso: float, exposure_time: float = 1 / 30) -> str:
     """Write one CFA DNG.
@@ -73,9 +107,8 @@ def write_dng(path: str | os.PathLike, bayer: np.ndarray, camera: CameraSpec,
         The path written, as a string.
     """
     # imported here so the scene/camera simulation works without the optional writer
-    from pidng.core import RAW2DNG
-    from pidng.defs import CalibrationIlluminant, Orientation, PhotometricInterpretation
-    from pidng.dng import DNGTags, Tag, dngIFD, dngTag
+    from pidng.defs import CalibrationIlluminant
+    from pidng.dng import Tag, dngIFD, dngTag
 
     path = os.fspath(path)
     if not path.endswith('.dng'):
@@ -95,23 +128,13 @@ def write_dng(path: str | os.PathLike, bayer: np.ndarray, camera: CameraSpec,
     neutral = neutral / neutral[1]
     exposure = Fraction(exposure_time).limit_denominator(100000)
 
-    tags = DNGTags()
-    tags.set(Tag.ImageWidth, w)
-    tags.set(Tag.ImageLength, h)
-    tags.set(Tag.TileWidth, w)
-    tags.set(Tag.TileLength, h)
-    tags.set(Tag.Orientation, Orientation.Horizontal)
-    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
-    tags.set(Tag.SamplesPerPixel, 1)
-    tags.set(Tag.BitsPerSample, 16)
-    tags.set(Tag.CFARepeatPatternDim, [2, 2])
-    tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in camera.cfa])
+    tags = cfa_dng_tags(w, h, camera.cfa)
     tags.set(Tag.BlackLevelRepeatDim, [1, 1])
     tags.set(Tag.BlackLevel, [int(camera.black_level)])
     tags.set(Tag.WhiteLevel, [int(camera.white_level)])
-    tags.set(Tag.ColorMatrix1, _rationals(camera.matrix, signed=True))
+    tags.set(Tag.ColorMatrix1, rationals(camera.matrix, signed=True))
     tags.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
-    tags.set(Tag.AsShotNeutral, _rationals(neutral, signed=False))
+    tags.set(Tag.AsShotNeutral, rationals(neutral, signed=False))
     tags.set(Tag.Make, 'GenISP synthetic')
     tags.set(Tag.Model, f'{camera.name} (simulated, {camera.cfa})')
     tags.set(Tag.UniqueCameraModel, f'GenISP synthetic {camera.slug}')
@@ -122,7 +145,4 @@ def write_dng(path: str | os.PathLike, bayer: np.ndarray, camera: CameraSpec,
     exif.tags.append(dngTag(Tag.ExposureTime, [[exposure.numerator, exposure.denominator]]))
     tags.__tags__[Tag.EXIF_IFD] = _sub_ifd_tag(dngTag, Tag.EXIF_IFD, exif)
 
-    writer = RAW2DNG()
-    directory, name = os.path.split(os.path.abspath(path))
-    writer.options(tags, path=directory, compress=False)
-    return writer.convert(bayer, filename=name)
+    return save_dng(tags, bayer, path)
