@@ -16,10 +16,13 @@ Choices where the paper is silent (documented here so they can be ablated):
 * Pooling: ``MaxPool2d(2)`` after each of the three convolutions (256 -> 128 -> 64 -> 32),
   then global average pooling to a 128-vector.
 * MLP: ``Linear(128, 64) -> LeakyReLU -> Linear(64, n)``.
-* Exposure: the 256x256 copy that the parameter nets see is divided by its own mean
-  brightness, so ConvWB/ConvCC predict colour, not exposure; the inputs span 20x-1000x
-  under-exposure and LeakyReLU convs are not scale invariant. Brightness is normalised by the
-  shallow ConvNet's InstanceNorm.
+* Exposure: each image (and its 256x256 copy) is first divided by its own mean brightness,
+  a fixed auto-exposure with no parameters. The inputs span 20x-1000x under-exposure: pixel
+  values around 1e-3 would leave the parameter nets' LeakyReLU convs in a different regime
+  per exposure, and - measured on the demo - make the shallow ConvNet's InstanceNorm useless,
+  because the variance of such a signal (~1e-8) is far below its eps (1e-5), so the image
+  reached the detector crushed to a flat grey. GenISP's gains then only need to encode
+  colour, which is what they are for.
 * Parameterisation and initialisation (stable step 0): gains are
   ``exp(b * tanh(mlp(x) / b))`` with ``b = log(max_gain)`` (positive, symmetric in log space,
   bounded to [1/max_gain, max_gain], default 16) and ``C = I + d * tanh(mlp(x) / d)`` (each
@@ -36,7 +39,7 @@ Choices where the paper is silent (documented here so they can be ablated):
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -168,23 +171,27 @@ class GenISP(BaseModule):
         self.conv_cc = ConvCC(max_matrix_delta, **(param_net or {})) if use_cc else None
         self.convnet = ShallowConvNet(**(convnet or {}))
 
-    def _thumbnail(self, x: torch.Tensor) -> torch.Tensor:
+    def normalize_exposure(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Scale each image to mean brightness 1 (see the module docstring); returns the scaled
+        image and its ``(B, 3, 256, 256)`` bilinear thumbnail."""
         size = (self.thumbnail_size, self.thumbnail_size)
         thumb = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
         brightness = thumb.float().mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
-        return (thumb / brightness).to(x.dtype)
+        scale = (1.0 / brightness).to(x.dtype)
+        return x * scale, thumb * scale
 
     def forward_with_params(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Like ``forward`` but returns ``dict(image, wb_gains (B, 3), cc_matrix (B, 3, 3),
-        white_balanced, color_corrected)`` for inspection and visualisation."""
+        white_balanced, color_corrected)`` (the latter two exposure-normalised) for
+        inspection and visualisation."""
         batch = x.shape[0]
-        # Resizing is linear and the gains are per channel, so gains applied to the
-        # thumbnail equal the thumbnail of the white-balanced image: one resize serves both.
-        thumb = self._thumbnail(x)
+        x, thumb = self.normalize_exposure(x)
         eye = torch.eye(3, device=x.device)
         gains = self.conv_wb(thumb) if self.use_wb else torch.ones(batch, 3, device=x.device)
         balanced = apply_channel_gains(x, gains)
         if self.use_cc:
+            # Resizing is linear and the gains are per channel, so gains applied to the
+            # thumbnail equal the thumbnail of the white-balanced image: one resize serves both.
             matrix = self.conv_cc(apply_channel_gains(thumb, gains))
         else:
             matrix = eye.expand(batch, 3, 3)

@@ -55,7 +55,7 @@ def test_gains_and_matrix_are_applied_to_the_full_image(isp):
         torch.nn.init.normal_(p, std=0.05)
     x = dark_scene(1)
     out = isp.forward_with_params(x)
-    expected_wb = x * out['wb_gains'][:, :, None, None]
+    expected_wb = isp.normalize_exposure(x)[0] * out['wb_gains'][:, :, None, None]
     torch.testing.assert_close(out['white_balanced'], expected_wb)
     expected_cc = torch.einsum('ij,jhw->ihw', out['cc_matrix'][0], expected_wb[0])
     torch.testing.assert_close(out['color_corrected'][0], expected_cc, atol=1e-6, rtol=1e-5)
@@ -101,4 +101,12 @@ def test_ablation_switches(isp):
     plain = GenISP(use_wb=False, use_cc=False)
     assert plain.conv_wb is None and plain.conv_cc is None
     out = plain.forward_with_params(dark_scene())
-    torch.testing.assert_close(out['color_corrected'], dark_scene())
+    torch.testing.assert_close(out['color_corrected'], plain.normalize_exposure(dark_scene())[0])
+
+
+def test_exposure_is_normalised_before_the_shallow_convnet(isp):
+    """InstanceNorm's eps would flatten a 1e-3 signal: the ISP must see every exposure alike."""
+    x = dark_scene(1, exposure=1.0)
+    bright, dark = isp(x), isp(x / 500)
+    torch.testing.assert_close(bright, dark, rtol=1e-3, atol=1e-4)
+    assert bright.std() > 0.05  # structure survives, not a flat grey
