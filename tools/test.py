@@ -18,13 +18,12 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
-from genisp_mmdet.engine.launch import (ConfigError, ensure_local_rank, fail,  # noqa: E402
-                                        load_config, set_work_dir, setup_cpu_distributed)
+from genisp_mmdet.engine.launch import (ConfigError, fail, parse_runner_args,  # noqa: E402
+                                        prepare_config, setup_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -39,14 +38,7 @@ def parse_args(argv=None):
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='dir (under work_dir/timestamp) for drawn results')
     parser.add_argument('--wait-time', type=float, default=2, help='show interval (s)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    ensure_local_rank(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def main(argv=None):
@@ -57,9 +49,7 @@ def main(argv=None):
         for path in (args.checkpoint, args.isp_from):
             if path is not None and not os.path.isfile(path) and '://' not in path:
                 raise ConfigError(f'checkpoint not found: {path}')
-        cfg = load_config(args.config, args.cfg_options)
-        cfg.launcher = args.launcher
-        set_work_dir(cfg, args.config, args.work_dir)
+        cfg = prepare_config(args)
         cfg.load_from = args.checkpoint
         if args.isp_from:
             cfg.model.isp_checkpoint = args.isp_from

@@ -14,13 +14,12 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)  # run from a clone without `pip install -e .` too
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
-from genisp_mmdet.engine.launch import (ConfigError, enable_amp, ensure_local_rank,  # noqa: E402
-                                        fail, load_config, set_work_dir,
+from genisp_mmdet.engine.launch import (ConfigError, enable_amp, fail,  # noqa: E402
+                                        parse_runner_args, prepare_config,
                                         setup_cpu_distributed)
 
 
@@ -33,22 +32,13 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the work '
                         'dir when no path is given')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    ensure_local_rank(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        cfg = load_config(args.config, args.cfg_options)
-        cfg.launcher = args.launcher
-        set_work_dir(cfg, args.config, args.work_dir)
+        cfg = prepare_config(args)
         if args.amp:
             enable_amp(cfg)
         if args.auto_scale_lr:

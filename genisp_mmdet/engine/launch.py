@@ -2,6 +2,7 @@
 errors, CPU (gloo) distributed launch, AMP switching."""
 from __future__ import annotations
 
+import argparse
 import os
 import os.path as osp
 import sys
@@ -9,7 +10,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 
 class ConfigError(RuntimeError):
@@ -75,6 +76,24 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def ensure_local_rank(local_rank: int) -> None:
+def parse_runner_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Adds the options tools/train.py and tools/test.py share with MMDetection's tools
+    (``--cfg-options``, ``--launcher``, ``--local-rank``), parses ``argv`` and exports
+    ``LOCAL_RANK`` for launchers that pass it as an argument."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(local_rank)
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def prepare_config(args: argparse.Namespace) -> Config:
+    """Config of ``args.config`` with ``--cfg-options``, the launcher and the work dir set."""
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    set_work_dir(cfg, args.config, args.work_dir)
+    return cfg

@@ -177,7 +177,7 @@ def main(argv=None):
             'detector', 'configs/demo/detector_srgb.py', osp.join(work_dir, 'detector_srgb'),
             det_epochs or ['train_cfg.max_epochs=30'],
             fingerprint('configs/demo/detector_srgb.py', 'configs/demo/_base_/demo_detector.py',
-                        data_key, det_epochs), env, 'about 6 minutes on 2 CPU cores')
+                        data_key, det_epochs), env, 'about 2 minutes on 2 CPU cores')
 
     checkpoints = {}
     with Step(f'Training GenISP on {TRAIN_CAMERA} dark DNGs, detector frozen'):
@@ -188,7 +188,7 @@ def main(argv=None):
                 label, config, osp.join(work_dir, key),
                 [f'model.detector_checkpoint={detector}', *isp_epochs],
                 fingerprint(config, 'configs/demo/genisp_demo.py', detector, data_key,
-                            isp_epochs), env, 'about 3 minutes')
+                            isp_epochs), env, 'about 6 minutes')
 
     results = {}
     with Step('Scoring every pipeline with tools/test.py (COCO AP)'):
