@@ -50,3 +50,6 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=max_epochs,
                                      max_keep_ckpts=1),
                      logger=dict(type='LoggerHook', interval=20))
+
+# reproducible demo runs (mmengine otherwise draws a random seed per run)
+randomness = dict(seed=0)

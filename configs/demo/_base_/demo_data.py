@@ -37,3 +37,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RawCocoMetric', metric='bbox')
 test_evaluator = val_evaluator
+
+# reproducible demo runs (mmengine otherwise draws a random seed per run)
+randomness = dict(seed=0)
