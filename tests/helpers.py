@@ -1,4 +1,5 @@
-"""Small builders shared by tests: tiny detector configs and synthetic RAW batches."""
+"""Small builders shared by tests: tiny detector configs, synthetic RAW batches, tool modules."""
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -45,3 +46,11 @@ def raw_batch(sizes=((64, 96), (64, 96)), seed=0, exposure=0.02, num_boxes=2):
         inputs.append(img)
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (the tools are scripts, not a package API)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

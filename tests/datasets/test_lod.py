@@ -3,7 +3,6 @@ RawCocoDataset/RawCocoMetric, and LoadNumpyImageFromFile on synthetic .npy array
 the LOD release."""
 import collections
 import contextlib
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -16,6 +15,7 @@ pytest.importorskip('mmdet')
 
 from genisp_mmdet.datasets import (COCO_CLASSES, COCO_NAME_TO_ID,  # noqa: E402
                                    LoadNumpyImageFromFile, RawCocoDataset, RawCocoMetric)
+from tests.helpers import load_tool  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LOD_COUNTS = {'train': (1784, 8342), 'val': (446, 2047)}
@@ -25,13 +25,6 @@ OFFICIAL = {'car': 3, 'motorcycle': 4, 'bicycle': 2, 'chair': 62, 'dining table'
 # Canon EOS 5D Mark IV, XYZ -> camera (configs/_base_/datasets/lod_dark.py)
 XYZ_TO_CAM_5D4 = [[0.6446, -0.0366, -0.0864], [-0.4436, 1.2204, 0.2513],
                   [-0.0952, 0.2496, 0.6348]]
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 convert_lod = load_tool('convert_lod')

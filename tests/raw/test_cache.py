@@ -1,5 +1,4 @@
 """The packed float16 cache and tools/convert_raw_cache.py."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,15 +13,9 @@ from genisp_mmdet.raw import (RAW_META_FIELDS, RawFileNotFoundError, TruncatedRa
 from tests.conftest import REPO_ROOT
 from tests.raw.dng_writer import write_dng
 from tests.raw.test_reader import D750, structured_mosaic
+from tests.helpers import load_tool
 
 TOOL = REPO_ROOT / 'tools' / 'convert_raw_cache.py'
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('convert_raw_cache', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -100,7 +93,7 @@ def test_failed_sidecar_write_leaves_no_array(tmp_path, monkeypatch):
 
 
 def test_converter_folder_resume_and_failures(tmp_path, raw_folder, capsys):
-    tool = load_tool()
+    tool = load_tool('convert_raw_cache')
     out = tmp_path / 'cache'
     assert tool.main([str(raw_folder), str(out), '--scale', '40x20', '--workers', '1']) == 0
     entries = sorted(p.relative_to(out).as_posix() for p in out.rglob('*') if p.is_file())
@@ -148,7 +141,7 @@ def test_converter_coco_json_with_workers_cli(tmp_path, raw_folder):
 
 
 def test_converter_rejects_bad_arguments(tmp_path):
-    tool = load_tool()
+    tool = load_tool('convert_raw_cache')
     with pytest.raises(SystemExit):
         tool.main([str(tmp_path / 'missing'), str(tmp_path / 'out')])
     with pytest.raises(SystemExit):

@@ -1,29 +1,20 @@
 """tools/benchmark.py at tiny sizes: what each variant really computes (who gets gradients,
 what the optimizer holds, what the memory tally counts), the loading variants on a small DNG,
 and the markdown output. No timing assertions."""
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from tests.helpers import REPO_ROOT, TINY_RETINANET
+from tests.helpers import REPO_ROOT, TINY_RETINANET, load_tool
 from tests.raw.dng_writer import write_dng
 from tests.raw.test_reader import D750, structured_mosaic
 
 SIZE = (96, 64)  # (w, h)
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark',
-                                                  REPO_ROOT / 'tools' / 'benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_tool()
+bench = load_tool('benchmark')
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -1,6 +1,5 @@
 """tools/browse_dataset.py on a tiny COCO folder of synthetic .npy images (always runs) and on
 the real CinemaDNG of ../shared through the RAW template config (skips without it)."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ cv2 = pytest.importorskip('cv2')
 
 from genisp_mmdet.datasets import COCO_CLASSES  # noqa: E402
 from mmdet.datasets import CocoDataset  # noqa: E402
+from tests.helpers import load_tool  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LOD_CFG = str(REPO / 'configs' / '_base_' / 'datasets' / 'lod_dark.py')
@@ -20,13 +20,6 @@ PALETTE = CocoDataset.METAINFO['palette']
 # one box per image: (file, COCO name, official id, [x, y, w, h])
 BOXES = [('0001.npy', 'car', 3, [100, 150, 400, 300]),
          ('0002.npy', 'bottle', 44, [600, 200, 200, 400])]
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 browse = load_tool('browse_dataset')
