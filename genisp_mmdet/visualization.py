@@ -36,11 +36,12 @@ def preview_packed_raw(image, color_space: str = 'xyz', percentile: float = 99.0
     x = x.clamp_min(0)
     white = torch.quantile(x.mean(1).flatten()[::max(1, x[0, 0].numel() // 200_000)],
                            percentile / 100).clamp_min(1e-8)
-    return _to_uint8(srgb_gamma_encode(x / white)[0])
+    return to_uint8_image(srgb_gamma_encode(x / white)[0])
 
 
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+def to_uint8_image(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` RGB in [0, 1] -> ``(H, W, 3)`` uint8 RGB (clipped)."""
+    return (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def label_image(image: np.ndarray, text: str) -> np.ndarray:
@@ -85,6 +86,6 @@ def isp_stage_panel(isp, image: torch.Tensor, color_space: str = 'xyz') -> Tuple
         label_image(preview_packed_raw(out['white_balanced'][0], color_space),
                     'ConvWB ' + ' '.join(f'{g:.2f}' for g in gains)),
         label_image(preview_packed_raw(out['color_corrected'][0], color_space), 'ConvCC'),
-        label_image(_to_uint8(out['image'][0]), 'GenISP output'),
+        label_image(to_uint8_image(out['image'][0]), 'GenISP output'),
     ]
     return grid([tiles]), dict(wb_gains=gains, cc_matrix=out['cc_matrix'][0].tolist())

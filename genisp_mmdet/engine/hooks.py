@@ -19,10 +19,7 @@ from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 from mmdet.structures import DetDataSample
 
-
-def to_uint8_image(image: torch.Tensor) -> np.ndarray:
-    """``(3, H, W)`` RGB in [0, 1] -> ``(H, W, 3)`` uint8 RGB (clipped)."""
-    return (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+from ..visualization import to_uint8_image
 
 
 @torch.no_grad()
