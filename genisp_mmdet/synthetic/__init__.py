@@ -35,7 +35,10 @@ boxes ``[x, y, w, h]`` in that frame; extra image keys ``scene, cct`` and, for R
 ``camera, cfa, iso, exposure_deficit``. Categories: 1 red_disc, 2 blue_disc, 3 square,
 4 triangle (red and blue discs differ only in hue). Default cameras (slug: simulated CFA):
 ``sony_rx100m7`` RGGB (trains), ``nikon_d750`` GRBG, ``canon_eos5dm4`` GBRG, ``sony_a7m3``
-BGGR; ``nikon_d3200`` (GRBG, 12-bit, black 0) is available on request.
+BGGR, and ``rccb_d750``: an RCCB sensor (clear pixels on the green sites) derived from the
+D750's filters, written as RGGB - the one camera whose colours differ from the train
+camera's by more than a near-diagonal transform (see ``cameras``); ``nikon_d3200`` (GRBG,
+12-bit, black 0) is available on request.
 """
 from .cameras import (CAMERAS, CFA_ORDERS, DEFAULT_CAMERAS, CameraSpec, capture_bayer,
                       expected_signal_dn, get_camera, mosaic)

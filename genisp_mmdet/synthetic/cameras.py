@@ -16,6 +16,21 @@ order is kept in ``real_cfa``): Sony RX100 VII RGGB, Nikon D750 GRBG, Canon EOS 
 GBRG, Sony A7 III BGGR, Nikon D3200 GRBG. The colour matrix is a property of the sensor's
 three filter colours, not of their layout, so this does not change any colour.
 
+A sensor unlike the others: RCCB
+--------------------------------
+The five real matrices are close to each other: relative to the RX100 VII's, every other
+camera's colours differ by a nearly diagonal 3x3 transform (off-diagonal terms 0.07-0.33),
+i.e. mostly by a white balance, which GenISP's per-image ConvWB absorbs with or without the
+XYZ transform (measured: the camera-space ablation scores the same on these cameras as on
+the one it trained on). Automotive and surveillance cameras often use red-clear-clear-blue
+(RCCB) sensors instead: the two "green" sites have no colour filter, so they count the light
+of all three filters. ``rccb_d750`` simulates one from the Nikon D750's filters - its
+``xyz_to_camera`` is the D750's with the green row replaced by the sum of the three rows -
+written as an ordinary RGGB DNG whose ColorMatrix1 carries that clear response, which is how
+a 3-colour raw pipeline (LibRaw, GenISP's XYZ step) sees such a sensor. It is derived, not a
+real camera's calibration (``derived_from`` says so), and it is the case the XYZ transform
+exists for: its camera RGB is far from any RGB camera's.
+
 Noise (photon-transfer model, all in the mosaic's own channel)
 --------------------------------------------------------------
 ``gain(iso) = (white - black) / full_well_e * iso / base_iso`` DN per photo-electron.
@@ -57,6 +72,9 @@ class CameraSpec:
         read_noise_e: pre-amplifier read noise in electrons (scaled by the ISO gain).
         read_noise_dn: post-amplifier read noise in DN (independent of ISO).
         levels_approximate: the levels are typical values, not verified for that camera.
+        derived_from: ``None`` for a real camera's matrix and levels (those of
+            ``shared/cameras/color_matrices.json``); otherwise how this simulated sensor
+            was derived from one (it is not in that table).
     """
     name: str
     slug: str
@@ -70,6 +88,7 @@ class CameraSpec:
     read_noise_e: float
     read_noise_dn: float
     levels_approximate: bool = False
+    derived_from: str | None = None
 
     def __post_init__(self):
         if self.cfa not in CFA_ORDERS:
@@ -108,11 +127,27 @@ class CameraSpec:
         return d
 
 
-def _spec(name, slug, m, cfa, black, white, full_well, read_e, read_dn, approx=False):
+def _spec(name, slug, m, cfa, black, white, full_well, read_e, read_dn, approx=False,
+          real_cfa='RGGB', derived_from=None):
     return CameraSpec(name=name, slug=slug, xyz_to_camera=tuple(tuple(r) for r in m), cfa=cfa,
-                      real_cfa='RGGB', black_level=black, white_level=white,
+                      real_cfa=real_cfa, black_level=black, white_level=white,
                       full_well_e=full_well, base_iso=100, read_noise_e=read_e,
-                      read_noise_dn=read_dn, levels_approximate=approx)
+                      read_noise_dn=read_dn, levels_approximate=approx,
+                      derived_from=derived_from)
+
+
+def rccb_from(camera: CameraSpec, slug: str) -> CameraSpec:
+    """An RCCB sensor with ``camera``'s red and blue filters and unfiltered ("clear") pixels on
+    the green sites: the green row of ``xyz_to_camera`` becomes the sum of the three rows.
+    Written as RGGB (the clear sites in the green positions); levels and noise as ``camera``.
+    """
+    m = camera.matrix
+    matrix = np.stack([m[0], m.sum(axis=0), m[2]])
+    return _spec(f'RCCB sensor with {camera.name} filters', slug, np.round(matrix, 4).tolist(),
+                 'RGGB', camera.black_level, camera.white_level, camera.full_well_e,
+                 camera.read_noise_e, camera.read_noise_dn, camera.levels_approximate,
+                 real_cfa='RCCB',
+                 derived_from=f'{camera.name} matrix, green row replaced by the sum of its rows')
 
 
 # Matrices and levels: shared/cameras/color_matrices.json (LibRaw colordata.cpp). Full-well and
@@ -135,10 +170,11 @@ CAMERAS: dict[str, CameraSpec] = {c.slug: c for c in [
           [[0.7013, -0.1408, -0.0635], [-0.5268, 1.2902, 0.264], [-0.147, 0.2801, 0.7379]],
           'GRBG', 0, 4025, full_well=30000, read_e=2.5, read_dn=0.5),
 ]}
+CAMERAS['rccb_d750'] = rccb_from(CAMERAS['nikon_d750'], 'rccb_d750')
 
 #: Default cameras of the demo benchmark: the first trains GenISP, all are tested. Together
-#: they cover all four CFA orders.
-DEFAULT_CAMERAS = ('sony_rx100m7', 'nikon_d750', 'canon_eos5dm4', 'sony_a7m3')
+#: they cover all four CFA orders, and the last is the RCCB sensor.
+DEFAULT_CAMERAS = ('sony_rx100m7', 'nikon_d750', 'canon_eos5dm4', 'sony_a7m3', 'rccb_d750')
 
 
 def get_camera(slug: str) -> CameraSpec:

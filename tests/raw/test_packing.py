@@ -65,7 +65,8 @@ def test_pack_bayer_known_content(cfa):
     out = pack_bayer(mosaic_from_cells(cells, cfa), cfa_layout(LIBRAW_PATTERNS[cfa], b'RGBG'),
                      np.full((2, 2), black), white)
     norm = {c: (v.astype(np.float64) - black) / (white - black) for c, v in cells.items()}
-    assert out.shape == (5, 7, 3) and out.dtype == np.float32 and out.flags['C_CONTIGUOUS']
+    assert out.shape == (5, 7, 3) and out.dtype == np.float32
+    assert out.transpose(2, 0, 1).flags['C_CONTIGUOUS']  # channel-planar, as CHW tensors are
     np.testing.assert_allclose(out[..., 0], norm['R'], atol=1e-6)
     np.testing.assert_allclose(out[..., 1], (norm['G1'] + norm['G2']) / 2, atol=1e-6)
     np.testing.assert_allclose(out[..., 2], norm['B'], atol=1e-6)

@@ -21,9 +21,10 @@ def test_demo_pipeline_runs_end_to_end_at_toy_size(tmp_path):
     methods = {'libraw', 'gain_gamma', 'genisp_camera', 'genisp', 'oracle'}
     assert set(report['results']) == methods
     for key in methods - {'oracle'}:
-        assert set(report['results'][key]) == {'sony_rx100m7', 'nikon_d750'}
+        assert set(report['results'][key]) == {'sony_rx100m7', 'nikon_d750', 'rccb_d750'}
         for metrics in report['results'][key].values():
             assert 0.0 <= metrics['AP'] <= metrics['AP50'] <= 1.0
+    assert set(report['genisp_minus_best_baseline_AP_per_camera']) == {'nikon_d750', 'rccb_d750'}
     markdown = (work_dir / 'report.md').read_text()
     assert 'GenISP' in markdown and 'oracle' in markdown and '| ' in markdown
     picture = cv2.imread(str(work_dir / 'pictures.png'))
