@@ -184,7 +184,11 @@ def load_packed_cache(npy_path: PathLike) -> PackedRaw:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise TruncatedRawError(json_path, f'corrupt packed-RAW sidecar ({e})') from e
     try:
-        array = np.load(npy_path, allow_pickle=False)
+        # mapped, not read: the widening below reads the file's pages once, straight from the
+        # page cache (no float16 copy in between; 0.9 vs 1.5 ms for a 1333x703 entry).
+        # Copy-on-write, so the array is writable as torch.from_numpy wants, and never
+        # writes back to the file.
+        array = np.load(npy_path, mmap_mode='c', allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise TruncatedRawError(npy_path, f'corrupt packed-RAW array ({e})') from e
     expected = sidecar.get('shape', list(array.shape))

@@ -1,4 +1,6 @@
 """GenISP: architecture, initial identity, per-image parameters, numerics."""
+import copy
+
 import pytest
 import torch
 
@@ -110,3 +112,48 @@ def test_exposure_is_normalised_before_the_shallow_convnet(isp):
     bright, dark = isp(x), isp(x / 500)
     torch.testing.assert_close(bright, dark, rtol=1e-3, atol=1e-4)
     assert bright.std() > 0.05  # structure survives, not a flat grey
+
+
+def _trained_step(isp, x, target):
+    isp.zero_grad()
+    out = isp(x)
+    ((out - target) ** 2).mean().backward()
+    return out.detach(), [p.grad.clone() for p in isp.parameters()]
+
+
+def test_compiled_convnet_matches_eager_and_keeps_the_state_dict():
+    torch.manual_seed(0)
+    eager = GenISP()
+    compiled = GenISP(compile_convnet=True)
+    compiled.load_state_dict(eager.state_dict())
+    assert list(compiled.state_dict()) == list(eager.state_dict())
+    x, target = torch.rand(2, 3, 40, 56) * 0.05, torch.rand(2, 3, 40, 56)
+    out_c, grads_c = _trained_step(compiled, x, target)
+    assert compiled.compile_convnet, 'compilation failed and fell back to eager'
+    assert compiled._compiled_convnet._orig_mod is compiled.convnet
+    out_e, grads_e = _trained_step(eager, x, target)
+    torch.testing.assert_close(out_c, out_e, atol=1e-5, rtol=1e-4)
+    for gc, ge in zip(grads_c, grads_e):
+        torch.testing.assert_close(gc, ge, atol=1e-5, rtol=1e-3)
+    # a deep copy compiles its own ConvNet: it must not run the original's weights
+    clone = copy.deepcopy(compiled)
+    with torch.no_grad():
+        clone.convnet.body[-1].bias.add_(1.0)
+        torch.testing.assert_close(clone(x), compiled(x) + 1.0, atol=1e-5, rtol=1e-4)
+
+
+def test_failed_compilation_warns_once_and_runs_eagerly(monkeypatch):
+    def broken_compile(module, **kwargs):
+        def run(x):
+            raise RuntimeError('no C++ compiler found\nlong trace')
+        run._orig_mod = module
+        return run
+
+    monkeypatch.setattr(torch, 'compile', broken_compile)
+    isp = GenISP(compile_convnet=True)
+    x = torch.rand(1, 3, 24, 32)
+    with pytest.warns(UserWarning, match='torch.compile of the shallow ConvNet failed.*'
+                                         'no C\\+\\+ compiler found'):
+        out = isp(x)
+    assert not isp.compile_convnet
+    torch.testing.assert_close(out, GenISP.forward(isp, x))
