@@ -104,14 +104,17 @@ def test_time_training_summary_and_report(tiny_cfg):
 
 
 def test_training_worker_with_allocator_settings_in_a_fresh_process():
-    res = bench.time_training_subprocess(SIZE, repeats=1, env=bench.KEEP_MEMORY_ENV,
-                                         detector=TINY_RETINANET, timeout=600)
+    res = bench.time_training_subprocess(SIZE, repeats=1, env={}, detector=TINY_RETINANET,
+                                         timeout=600, keep_freed_memory=True)
     assert set(res['records']) == set(bench.KEY_VARIANTS)
     assert res['grads']['genisp_frozen']['detector']['with_grad'] == 0
     assert res['grads']['detector_frozen_rgb']['input_grad'] is True
     rec = res['records']['genisp_frozen'][0]
     assert rec['total'] > 0 and rec['faults'] >= 0 and rec['sys'] >= 0
-    assert 'isp_overhead' in bench.summarise_training(res)
+    summary = bench.summarise_training(res)
+    assert 'isp_overhead' in summary and 'isp_overhead_compiled' in summary
+    # glibc kept freed memory: after the warm-up round no step maps fresh large blocks
+    assert rec['faults'] < 20000, rec['faults']
 
 
 def test_saved_tensor_tally_counts_activations_not_parameters():

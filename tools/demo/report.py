@@ -1,6 +1,8 @@
 """Report of `make demo`: markdown + JSON tables and a picture grid of the same scenes through
 every pipeline (each with the frozen detector's predictions drawn)."""
+import contextlib
 import json
+import logging
 import os
 import os.path as osp
 
@@ -10,6 +12,7 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import load_checkpoint
 
 from genisp_mmdet.engine import render_for_display
@@ -85,10 +88,29 @@ def _oracle_pictures(detector, data, stems):
     return tiles
 
 
+@contextlib.contextmanager
+def _quiet_mmengine():
+    """Building models logs every weight's initialisation at INFO: keep the demo's output to
+    its table."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def write_pictures(work_dir, data, checkpoints, detector, cameras, methods, oracle_label):
     """Rows: the first test scenes of each of ``cameras`` (``PICTURE_SCENES`` in all);
     columns: each pipeline, then the oracle. The first row of each camera is labelled."""
     register_all_modules(init_default_scope=True)
+    with _quiet_mmengine():
+        return _write_pictures(work_dir, data, checkpoints, detector, cameras, methods,
+                               oracle_label)
+
+
+def _write_pictures(work_dir, data, checkpoints, detector, cameras, methods, oracle_label):
     labels = [label for _, label, _, _ in methods] + [oracle_label]
     per_camera = max(1, PICTURE_SCENES // len(cameras))
     rows = []

@@ -208,13 +208,19 @@ def read_metrics(work_dir):
 
 
 def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=()):
-    """A tools/test.py job whose result is the COCO AP / AP50 it logged."""
+    """A tools/test.py job whose result is the COCO AP / AP50 it logged (printed as soon as
+    the job ends)."""
     os.makedirs(eval_dir, exist_ok=True)
     args = ['tools/test.py', config, *([checkpoint] if checkpoint else []),
             '--work-dir', eval_dir]
     if cfg_options:
         args += ['--cfg-options', *cfg_options]
-    return Job(label, args, osp.join(eval_dir, 'test.log'), lambda: read_metrics(eval_dir))
+
+    def score():
+        metrics = read_metrics(eval_dir)
+        print(f'  {label:<48} AP {metrics["AP"]:.3f}  AP50 {metrics["AP50"]:.3f}', flush=True)
+        return metrics
+    return Job(label, args, osp.join(eval_dir, 'test.log'), score)
 
 
 def main(argv=None):
@@ -272,10 +278,8 @@ def main(argv=None):
                                    osp.join(work_dir, 'eval', ORACLE[0])))
         cells.append((ORACLE[0], 'all'))
         results = {}
-        for job, (key, camera), metrics in zip(jobs, cells, run_jobs(jobs, env)):
+        for (key, camera), metrics in zip(cells, run_jobs(jobs, env)):
             results.setdefault(key, {})[camera] = metrics
-            print(f'  {job.label:<48} AP {metrics["AP"]:.3f}  AP50 {metrics["AP50"]:.3f}',
-                  flush=True)
 
     with Step('Writing the report and the picture grid'):
         from tools.demo.report import write_report
