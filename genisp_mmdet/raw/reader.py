@@ -41,7 +41,9 @@ class PackedRaw:
     """A decoded, packed RAW image.
 
     Attributes:
-        image: ``(H/2, W/2, 3)`` float32, C-contiguous, linear. Camera RGB in [0, 1] (black
+        image: ``(H/2, W/2, 3)`` float32, linear, a view of channel-planar memory (its
+            ``transpose(2, 0, 1)`` is C-contiguous, so it becomes a CHW tensor without a copy;
+            ``np.ascontiguousarray`` gives an interleaved copy). Camera RGB in [0, 1] (black
             subtracted, divided by white - black, clipped) when ``meta['color_space'] ==
             'camera'``; CIE XYZ (D65, daylight white at Y = 1 before exposure) of that camera
             RGB when ``'xyz'`` (may leave [0, 1]; not clipped after the matrix).
