@@ -413,25 +413,17 @@ def summarise_training(result: Dict) -> Dict:
            for name, recs in result['records'].items() if recs}
     out = dict(median=med, min_total={name: min(r['total'] for r in recs)
                                       for name, recs in result['records'].items() if recs})
-    if 'genisp_frozen' in med and 'detector_frozen_rgb' in med:
-        a, b = med['genisp_frozen'], med['detector_frozen_rgb']
-        out['isp_overhead'] = a['total'] / b['total']
-        out['isp_overhead_min'] = (out['min_total']['genisp_frozen'] /
-                                   out['min_total']['detector_frozen_rgb'])
-        out['isp_overhead_fwd'] = (a['preprocess'] + a['forward']) / \
-            (b['preprocess'] + b['forward'])
-        out['isp_overhead_bwd'] = a['backward'] / b['backward']
-        out['isp_overhead_ok'] = out['isp_overhead'] <= TARGET_ISP_OVERHEAD
-        if 'genisp_frozen_compiled' in med:
-            c = med['genisp_frozen_compiled']
-            out['isp_overhead_compiled'] = c['total'] / b['total']
-            out['isp_overhead_compiled_min'] = (out['min_total']['genisp_frozen_compiled'] /
-                                                out['min_total']['detector_frozen_rgb'])
-            out['isp_overhead_compiled_fwd'] = (c['preprocess'] + c['forward']) / \
-                (b['preprocess'] + b['forward'])
-            out['isp_overhead_compiled_bwd'] = c['backward'] / b['backward']
-            out['isp_overhead_compiled_ok'] = \
-                out['isp_overhead_compiled'] <= TARGET_ISP_OVERHEAD
+    # ISP overhead of each GenISP variant against the frozen detector alone
+    for variant, key in (('genisp_frozen', 'isp_overhead'),
+                         ('genisp_frozen_compiled', 'isp_overhead_compiled')):
+        if variant not in med or 'detector_frozen_rgb' not in med:
+            continue
+        a, b = med[variant], med['detector_frozen_rgb']
+        out[key] = a['total'] / b['total']
+        out[f'{key}_min'] = out['min_total'][variant] / out['min_total']['detector_frozen_rgb']
+        out[f'{key}_fwd'] = (a['preprocess'] + a['forward']) / (b['preprocess'] + b['forward'])
+        out[f'{key}_bwd'] = a['backward'] / b['backward']
+        out[f'{key}_ok'] = out[key] <= TARGET_ISP_OVERHEAD
     if 'genisp_frozen' in med and 'genisp_unfrozen' in med:
         a, c = med['genisp_frozen'], med['genisp_unfrozen']
         out['unfrozen_ratio'] = c['total'] / a['total']
@@ -741,6 +733,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> List[str]
     return lines
 
 
+def _overhead_rows(s: Dict) -> List[List[str]]:
+    """Target-table rows for the ISP overhead of each GenISP variant in a training summary."""
+    rows = []
+    for key, label in (('isp_overhead', 'ISP overhead: GenISP+frozen / frozen alone'),
+                       ('isp_overhead_compiled', 'same with `compile_convnet=True`')):
+        if key in s:
+            rows.append([f'{label} <= {TARGET_ISP_OVERHEAD:g}x',
+                         f'{s[key]:.3f}x (forward {s[key + "_fwd"]:.3f}x, backward '
+                         f'{s[key + "_bwd"]:.3f}x; fastest steps {s[key + "_min"]:.3f}x)',
+                         verdict(s[key + '_ok'])])
+    return rows
+
+
 def render_report(results: Dict) -> str:
     info, lines = results['info'], []
     lines += [f'Command: `{results["command"]}`', '',
@@ -826,21 +831,7 @@ def render_report(results: Dict) -> str:
                          'detector params with grad',
                          'ISP params with grad', 'input grad'], rows)
         lines.append('')
-        trows = []
-        if 'isp_overhead' in s:
-            trows.append([f'ISP overhead: GenISP+frozen / frozen alone <= '
-                          f'{TARGET_ISP_OVERHEAD:g}x',
-                          f'{s["isp_overhead"]:.3f}x (forward {s["isp_overhead_fwd"]:.3f}x, '
-                          f'backward {s["isp_overhead_bwd"]:.3f}x; fastest steps '
-                          f'{s["isp_overhead_min"]:.3f}x)',
-                          verdict(s['isp_overhead_ok'])])
-        if 'isp_overhead_compiled' in s:
-            trows.append([f'same with `compile_convnet=True` <= {TARGET_ISP_OVERHEAD:g}x',
-                          f'{s["isp_overhead_compiled"]:.3f}x (forward '
-                          f'{s["isp_overhead_compiled_fwd"]:.3f}x, backward '
-                          f'{s["isp_overhead_compiled_bwd"]:.3f}x; fastest steps '
-                          f'{s["isp_overhead_compiled_min"]:.3f}x)',
-                          verdict(s['isp_overhead_compiled_ok'])])
+        trows = _overhead_rows(s)
         if 'unfrozen_ratio' in s:
             trows.append(['frozen detector gets no weight gradient',
                           f'{tr["grads"]["genisp_frozen"]["detector"]["with_grad"]} detector '
@@ -875,17 +866,7 @@ def render_report(results: Dict) -> str:
                          for n, m in s['median'].items()])
         if 'isp_overhead' in s:
             lines.append('')
-            rows = [[f'ISP overhead <= {TARGET_ISP_OVERHEAD:g}x',
-                     f'{s["isp_overhead"]:.3f}x (forward {s["isp_overhead_fwd"]:.3f}x, '
-                     f'backward {s["isp_overhead_bwd"]:.3f}x; fastest steps '
-                     f'{s["isp_overhead_min"]:.3f}x)', verdict(s['isp_overhead_ok'])]]
-            if 'isp_overhead_compiled' in s:
-                rows.append([f'same with `compile_convnet=True` <= {TARGET_ISP_OVERHEAD:g}x',
-                             f'{s["isp_overhead_compiled"]:.3f}x (forward '
-                             f'{s["isp_overhead_compiled_fwd"]:.3f}x, backward '
-                             f'{s["isp_overhead_compiled_bwd"]:.3f}x; fastest steps '
-                             f'{s["isp_overhead_compiled_min"]:.3f}x)',
-                             verdict(s['isp_overhead_compiled_ok'])])
+            rows = _overhead_rows(s)
             lines += _table(['with tools/train.py\'s CPU allocator setting', 'measured',
                              'result'], rows)
         lines.append('')
