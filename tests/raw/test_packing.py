@@ -84,6 +84,12 @@ def test_pack_bayer_per_position_black_and_clipping():
     # greens are clipped before averaging: (0 + 490 / 980) / 2
     np.testing.assert_allclose(out[..., 1], 0.25, atol=1e-7)
     np.testing.assert_allclose(out[..., 2], (1010 - 40) / (1010 - 40))
+    # the same through the float path (float mosaic, a fractional black level): same clipping
+    as_float = pack_bayer(bayer.astype(np.float32), layout, black, white)
+    np.testing.assert_array_equal(as_float, out)
+    fractional = pack_bayer(bayer, layout, black + 0.5, white)
+    np.testing.assert_allclose(fractional[..., 0], 1.0)
+    np.testing.assert_allclose(fractional[..., 1], (490 - 0.5) / (1010 - 30.5) / 2, rtol=1e-6)
 
 
 def test_pack_bayer_odd_dimensions_crop_to_even():
