@@ -1,4 +1,5 @@
 """glibc keeping freed memory for CPU training (tools/train.py switches it on)."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -44,8 +45,7 @@ def test_large_blocks_come_from_the_heap_and_stay_there():
     assert free_in_heap < 64 << 20
 
 
-def test_switch_off_by_environment(monkeypatch):
-    import os
+def test_switch_off_by_environment():
     env = dict(os.environ, GENISP_KEEP_FREED_MEMORY='0')
     applied, mapped, _ = probe('keep', env)
     assert not applied and mapped >= 64 << 20

@@ -3,7 +3,6 @@ every pipeline (each with the frozen detector's predictions drawn)."""
 import contextlib
 import json
 import logging
-import os
 import os.path as osp
 
 import cv2
