@@ -10,7 +10,7 @@ EXPECTED = {
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage'],
     'DATASETS': ['RawCocoDataset'],
-    'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook'],
+    'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],
 }
 

@@ -59,6 +59,7 @@ import numpy as np  # noqa: E402
 import rawpy  # noqa: E402
 import torch  # noqa: E402
 
+from genisp_mmdet.models.genisp import conv_label  # noqa: E402
 from genisp_mmdet.raw import (RawReadError, cfa_layout, load_packed_cache,  # noqa: E402
                               pack_bayer, read_raw, resize_to_fit, write_packed_cache)
 
@@ -627,20 +628,12 @@ def _short_shapes(shapes) -> str:
     return ', '.join('x'.join(str(d) for d in s) for s in dims[:2])
 
 
-def _layer_label(layer: torch.nn.Module) -> str:
-    if isinstance(layer, torch.nn.Conv2d):
-        k = 'x'.join(str(v) for v in layer.kernel_size)
-        return f'conv{k} {layer.in_channels}->{layer.out_channels}'
-    if isinstance(layer, torch.nn.InstanceNorm2d):
-        return f'InstanceNorm({layer.num_features})'
-    return type(layer).__name__
-
-
 def module_times(size: Tuple[int, int], repeats: int = 3) -> Dict[str, float]:
     """Median forward + backward seconds of each stage of GenISP at ``size``, each timed
     alone on its real input: everything before the shallow ConvNet (exposure normalisation,
-    thumbnail, ConvWB, ConvCC, gains and matrix on the full image), then every layer of the
-    ConvNet (its input requires grad, as in the model: the parameter nets train through it)."""
+    thumbnail, ConvWB, ConvCC, gains and matrix on the full image), then every step the
+    ConvNet's forward runs (its input requires grad, as in the model: the parameter nets train
+    through it), and for comparison the plain ``nn`` layers those steps replace."""
     import copy as _copy
     from mmdet.registry import MODELS
     _init_registry()
@@ -648,12 +641,11 @@ def module_times(size: Tuple[int, int], repeats: int = 3) -> Dict[str, float]:
     x = make_batch(size, rgb=False)['inputs'][0][None]
     front = _copy.deepcopy(isp)
     front.convnet = torch.nn.Identity()  # forward_with_params then stops at the ConvNet input
-    body = getattr(isp.convnet, 'body', None)
-    layers = list(body) if isinstance(body, torch.nn.Sequential) else [isp.convnet]
+    stages = isp.convnet.stages()
     with torch.no_grad():
         feats = [front(x)]
-        for layer in layers:
-            feats.append(layer(feats[-1]))
+        for _, stage in stages:
+            feats.append(stage(feats[-1]))
 
     def fb(fn, inp):
         out = fn(inp.detach().requires_grad_(True))
@@ -665,13 +657,14 @@ def module_times(size: Tuple[int, int], repeats: int = 3) -> Dict[str, float]:
 
     fns = {'before the ConvNet: exposure, thumbnail, ConvWB, ConvCC, gains + matrix':
            front_step}
-    for i, layer in enumerate(layers):
-        label = _layer_label(layer)
-        if label in fns or not isinstance(layer, torch.nn.Conv2d):
-            label = f'{label} ({feats[i].shape[1]} ch)'
-        while label in fns:
-            label += "'"
-        fns[label] = (lambda layer=layer, inp=feats[i]: fb(layer, inp))
+    for (label, stage), inp in zip(stages, feats):
+        fns[label] = (lambda stage=stage, inp=inp: fb(stage, inp))
+    # the plain layers the eager steps replace, on the same inputs (stages 3 and 4)
+    _, _, _, _, norm, act, out_conv = isp.convnet.body
+    fns[f'(plain layers: InstanceNorm2d({norm.num_features}) + LeakyReLU)'] = (
+        lambda inp=feats[3]: fb(torch.nn.Sequential(norm, act), inp))
+    fns[f'(plain layer: Conv2d {conv_label(out_conv)})'] = (
+        lambda inp=feats[4]: fb(out_conv, inp))
     times = interleaved(fns, repeats, warmup=1)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -903,9 +896,10 @@ def render_report(results: Dict) -> str:
         w, h = prof['size']
         lines += [f'### Where GenISP\'s forward + backward time goes, {w}x{h}', '',
                   f'Per stage (each timed alone, forward + backward, median of 3):', '']
-        total = sum(prof['stages'].values())
+        # rows in parentheses time the plain layers a stage replaces: not part of the total
+        total = sum(v for k, v in prof['stages'].items() if not k.startswith('('))
         lines += _table(['stage', 'ms', 'share'],
-                        [[k, f'{v * 1e3:.0f}', f'{v / total:.0%}']
+                        [[k, f'{v * 1e3:.0f}', '-' if k.startswith('(') else f'{v / total:.0%}']
                          for k, v in prof['stages'].items()])
         lines += ['', f'torch.profiler, top ops by self CPU time (one forward + backward, '
                       f'{prof["ops"]["wall"]:.2f} s wall under the profiler):', '']

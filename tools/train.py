@@ -17,11 +17,7 @@ sys.path.insert(0, REPO_ROOT)  # run from a clone without `pip install -e .` too
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-import torch  # noqa: E402
-
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
-from genisp_mmdet.engine.allocator import ENV_SWITCH as ALLOCATOR_SWITCH  # noqa: E402
-from genisp_mmdet.engine.allocator import keep_freed_memory  # noqa: E402
 from genisp_mmdet.engine.launch import (ConfigError, enable_amp, fail,  # noqa: E402
                                         parse_runner_args, prepare_config,
                                         setup_cpu_distributed)
@@ -58,10 +54,6 @@ def main(argv=None):
             cfg.resume, cfg.load_from = True, args.resume
     except ConfigError as exc:
         fail(str(exc))
-    if not torch.cuda.is_available() and keep_freed_memory():
-        # measured 15-18% faster steps on CPU at 1333x800 (docs/benchmarks.md)
-        print(f'CPU training: glibc keeps freed memory for reuse (set {ALLOCATOR_SWITCH}=0 '
-              'to keep its defaults)', flush=True)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

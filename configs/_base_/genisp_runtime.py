@@ -8,5 +8,5 @@ default_hooks = dict(
                     save_best='coco/bbox_mAP', rule='greater'),
     visualization=dict(type='RawDetVisualizationHook'))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-# distributed runs: fail loudly if the ranks' ISPs ever diverge
-custom_hooks = [dict(type='ISPSyncCheckHook')]
+# distributed runs: fail loudly if the ranks' ISPs ever diverge; on CPU, reuse freed memory
+custom_hooks = [dict(type='ISPSyncCheckHook'), dict(type='KeepFreedMemoryHook')]

@@ -31,6 +31,32 @@ def test_architecture_follows_the_paper(isp):
         [(3, 16), (3, 64), (1, 3)]
 
 
+@pytest.mark.parametrize('batch', [1, 3])
+def test_shallow_convnet_equals_its_plain_layers_in_float64(batch):
+    """The fast forward (group norm per channel, in-place LeakyReLU, 1x1 conv as a matmul)
+    computes what ``body``'s layers compute, outputs and every gradient."""
+    torch.manual_seed(0)
+    net = GenISP().convnet.double()
+    for p in net.parameters():  # away from the init (unit norm scale, zero shift)
+        torch.nn.init.normal_(p, mean=0.5, std=0.5)
+    x = torch.rand(batch, 3, 24, 40, dtype=torch.float64) * 3 - 1
+    weights = torch.randn(batch, 3, 24, 40, dtype=torch.float64)
+    results = []
+    for forward in (net.forward, net.body.forward):
+        net.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        out = forward(xi)
+        (out * weights).sum().backward()
+        results.append([out, xi.grad] + [p.grad for p in net.parameters()])
+    names = ['output', 'input grad'] + [n for n, _ in net.named_parameters()]
+    for name, fast, plain in zip(names, *results):
+        if name in ('body.0.bias', 'body.3.bias'):
+            # a bias before a norm has no effect: its gradient is 0 up to rounding in both
+            assert fast.abs().max() < 1e-9 and plain.abs().max() < 1e-9, name
+        else:
+            torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-12, msg=name)
+
+
 def test_starts_at_identity_gains_and_matrix(isp):
     out = isp.forward_with_params(dark_scene())
     assert torch.equal(out['wb_gains'], torch.ones(2, 3))
