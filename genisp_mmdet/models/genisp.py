@@ -130,18 +130,19 @@ class ShallowConvNet(nn.Module):
     The layers are plain modules in ``body`` (so the state dict is that of the
     ``nn.Sequential`` of the paper's layers), but ``forward`` runs them through cheaper kernels
     with the same arithmetic. At full resolution this net is memory-bound (each 64-channel
-    float32 map of a 1333x800 image is 260 MiB), and measured forward + backward on CPU
-    (docs/benchmarks.md) three choices cut its time by ~15 % (1.28 -> 1.08 s at 1333x800, one
-    thread):
+    float32 map of a 1333x800 image is 260 MiB); measured forward + backward on CPU at
+    1333x800 (docs/benchmarks.md, per-stage profile):
 
     * InstanceNorm as ``F.group_norm`` with one group per channel: the same normalisation
       (per image and channel over H x W, same eps and affine parameters) by a kernel that
-      does not reshape the batch into channels and back, 1.6x faster forward + backward;
+      does not reshape the batch into channels and back;
     * LeakyReLU in place on the norm's fresh output (group norm's backward does not need its
-      output), one 260 MiB buffer fewer per layer;
+      output), one 260 MiB buffer fewer per layer (InstanceNorm(64) + LeakyReLU: 392 vs
+      499 ms with both changes);
     * the 1x1 convolution as one matrix product over the channels, as PyTorch's CPU
-      convolution takes a slow, zero-filling path for a 64 -> 3 1x1 kernel (136 -> 50 ms
-      backward).
+      convolution takes a slow, zero-filling path for a 64 -> 3 1x1 kernel (125 vs 419 ms).
+
+    Under ``torch.compile`` the plain layers are traced instead (inductor fuses them itself).
     Outputs and gradients equal the plain layers' to float64 rounding (tested).
     """
 
@@ -186,7 +187,7 @@ class ShallowConvNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.compiler.is_compiling():
             # inductor fuses the plain layers itself; traced, the eager kernels above were
-            # 2.3x slower (in-place activation and matmul break its fusion)
+            # about 2x slower (the in-place activation and the matmul break its fusion)
             return self.body(x)
         for _, stage in self.stages():
             x = stage(x)
@@ -214,8 +215,9 @@ class GenISP(BaseModule):
         compile_convnet: run the shallow ConvNet through ``torch.compile`` (``True``, or a
             dict of ``torch.compile`` keyword arguments). It is memory-bound at full
             resolution (16- and 64-channel maps of the whole image) and inductor fuses its
-            norm, activation and 1x1 convolution: measured 1.5x faster forward + backward at
-            1333x800 on CPU (docs/benchmarks.md). Costs a compilation per new image shape
+            norm, activation and 1x1 convolution: measured 1.42x faster forward + backward
+            than the eager kernels at 1333x800 on CPU with 2 threads, little gain with one
+            thread and memory reuse (docs/benchmarks.md). Costs a compilation per new image shape
             (~4-8 s on CPU; shapes then become dynamic) and needs a C++ compiler on CPU or
             Triton on GPU; if compiling fails, GenISP warns once and stays eager. Same
             weights and state dict either way. Off by default: worth it for full-size
