@@ -92,6 +92,25 @@ def test_pack_bayer_per_position_black_and_clipping():
     np.testing.assert_allclose(fractional[..., 1], (490 - 0.5) / (1010 - 30.5) / 2, rtol=1e-6)
 
 
+@pytest.mark.parametrize('white', [16383, 60000])
+def test_pack_bayer_integer_green_sum_equals_the_float_path(white):
+    """With integer levels and equal green spans, a 14-bit mosaic has its greens summed as
+    integers before the float conversion; a 16-bit one (the sum could overflow uint16) and
+    a float mosaic take the float path. All give the same numbers, bit for bit."""
+    rng = np.random.default_rng(5)
+    layout = cfa_layout(LIBRAW_PATTERNS['GRBG'], b'RGBG')
+    black = np.array([[512, 500], [520, 512]])  # G1, R / B, G2: the greens share a level
+    bayer = rng.integers(0, min(white + 800, 65535), (40, 64)).astype(np.uint16)
+    bayer[:2, :2] = white + 1 if white < 65535 else white  # one saturated cell
+    m = rng.normal(size=(3, 3))
+    for matrix in (None, m):
+        as_int = pack_bayer(bayer, layout, black, white, matrix)
+        as_float = pack_bayer(bayer.astype(np.float32), layout, black, white, matrix)
+        np.testing.assert_array_equal(as_int, as_float)
+    cam = pack_bayer(bayer, layout, black, white)
+    assert cam[0, 0].tolist() == [1.0, 1.0, 1.0] and cam.min() == 0.0
+
+
 def test_pack_bayer_odd_dimensions_crop_to_even():
     layout = cfa_layout(LIBRAW_PATTERNS['GBRG'], b'RGBG')
     bayer = np.arange(7 * 11, dtype=np.uint16).reshape(7, 11) * 10
