@@ -116,7 +116,7 @@ class ISPSyncCheckHook(Hook):
 class KeepFreedMemoryHook(Hook):
     """When the model trains on CPU, tells glibc to keep freed memory for reuse
     (:func:`genisp_mmdet.engine.allocator.keep_freed_memory`), as PyTorch's caching allocator
-    does on a GPU: measured 11-15 % faster steps at 1333x800 (docs/benchmarks.md), at the
+    does on a GPU: measured 18-22 % faster steps at 1333x800 (docs/benchmarks.md), at the
     price of the process keeping its peak memory. ``GENISP_KEEP_FREED_MEMORY=0`` opts out.
 
     A hook rather than a line in ``tools/train.py`` so that every runner built from a GenISP

@@ -168,7 +168,7 @@ class ShallowConvNet(nn.Module):
                 (conv_label(conv2), conv2),
                 (f'InstanceNorm({norm2.num_features}) + LeakyReLU',
                  partial(self.norm_act, norm=norm2, act=act2)),
-                (conv_label(out_conv) + ' (as matmul)', self.pointwise_conv)]
+                (conv_label(out_conv) + ' (a matmul for one image)', self.pointwise_conv)]
 
     @staticmethod
     def norm_act(x: torch.Tensor, norm: nn.InstanceNorm2d, act: nn.LeakyReLU) -> torch.Tensor:

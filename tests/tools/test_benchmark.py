@@ -144,7 +144,7 @@ def test_isp_stage_timing_covers_every_convnet_step():
     # conv1x1x3, as its forward runs it; then the plain layers two of its steps replace
     assert names[1:] == ['conv3x3 3->16', 'InstanceNorm(16) + LeakyReLU',
                          'conv3x3 16->64', 'InstanceNorm(64) + LeakyReLU',
-                         'conv1x1 64->3 (as matmul)',
+                         'conv1x1 64->3 (a matmul for one image)',
                          '(plain layers: InstanceNorm2d(64) + LeakyReLU)',
                          '(plain layer: Conv2d conv1x1 64->3)']
     assert all(v > 0 for v in stages.values())
