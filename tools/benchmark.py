@@ -61,7 +61,8 @@ import torch  # noqa: E402
 
 from genisp_mmdet.models.genisp import conv_label  # noqa: E402
 from genisp_mmdet.raw import (RawReadError, cfa_layout, load_packed_cache,  # noqa: E402
-                              pack_bayer, read_raw, resize_to_fit, write_packed_cache)
+                              pack_bayer, pack_kernel_available, read_raw, resize_to_fit,
+                              write_packed_cache)
 
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'genisp_retinanet.py')
 DEFAULT_RAW_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared', 'raw-samples')
@@ -197,6 +198,8 @@ def time_loading(path: str, repeats: int, cache_dir: str, warmup: int = 1) -> Di
             'read_raw': lambda: read_raw(path),
             'decode': lambda: _decode_alone(path),
             'pack': lambda: pack_bayer(bayer, layout, black, white, matrix),
+            'pack_numpy': lambda: pack_bayer(bayer, layout, black, white, matrix,
+                                             backend='numpy'),
             'postprocess_half': lambda: _postprocess(path, half_size=True),
             'postprocess_full': lambda: _postprocess(path),
             'cache_train': lambda: load_packed_cache(cache_train),
@@ -730,7 +733,9 @@ def machine_info() -> Dict:
                 torch=torch.__version__, mmdet=mmdet.__version__, mmengine=mmengine.__version__,
                 malloc_env={k: os.environ[k] for k in MALLOC_ENV_VARS if k in os.environ},
                 rawpy=rawpy.__version__, libraw=getattr(rawpy, 'libraw_version', None),
-                numpy=np.__version__, python=platform.python_version())
+                numpy=np.__version__, python=platform.python_version(),
+                pack_kernel=('compiled C kernel' if pack_kernel_available()
+                             else 'NumPy (the C kernel is not compiled)'))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> List[str]:
@@ -760,7 +765,8 @@ def render_report(results: Dict) -> str:
               f'each part: ' + ', '.join(f'{k} {v:.2f}' for k, v in results['loads']) + '.',
               '', f'Versions: torch {info["torch"]}, mmdet {info["mmdet"]}, mmengine '
               f'{info["mmengine"]}, rawpy {info["rawpy"]} (LibRaw {info["libraw"]}), numpy '
-              f'{info["numpy"]}, Python {info["python"]}. Allocator: glibc malloc, '
+              f'{info["numpy"]}, Python {info["python"]}. `pack_bayer`: '
+              f'{info.get("pack_kernel", "NumPy")}. Allocator: glibc malloc, '
               + (', '.join(f'{k}={v}' for k, v in info['malloc_env'].items())
                  if info.get('malloc_env') else 'default settings') + '.', '']
 
@@ -779,6 +785,8 @@ def render_report(results: Dict) -> str:
             'decode': '(b) LibRaw decode alone: `imread` + `raw_image_visible`',
             'read_raw': '(a) `read_raw(path)`: decode + pack + XYZ',
             'pack': '(a-) pack + XYZ alone (`pack_bayer` on the decoded mosaic)',
+            'pack_numpy': "(a-np) the same with `backend='numpy'` (the fallback without a "
+                          'compiled kernel)',
             'postprocess_half': '(c) `imread` + `postprocess(half_size=True)`',
             'postprocess_full': '(d) `imread` + `postprocess()` (full LibRaw ISP)',
             'cache_train': '(e) `load_packed_cache`, training scale',
@@ -786,7 +794,7 @@ def render_report(results: Dict) -> str:
             'cache_full': '(e) `load_packed_cache`, full packed resolution',
             'pack_14bit': '(a-14) pack + XYZ alone, the same mosaic at 14 bits (values / 4)',
         }
-        for key in ('decode', 'read_raw', 'pack', 'pack_14bit', 'postprocess_half',
+        for key in ('decode', 'read_raw', 'pack', 'pack_numpy', 'pack_14bit', 'postprocess_half',
                     'postprocess_full', 'cache_train', 'npy_train', 'cache_full'):
             if key not in res['times']:
                 continue

@@ -31,10 +31,11 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --quiet --progress-bar off)
 
-# A stamp of this script's content + the repo's setup.py lets an unchanged, complete
-# environment return at once.
+# A stamp of this script's content, the repo's setup.py and the C kernel's source lets an
+# unchanged, complete environment return at once (an edited kernel is rebuilt).
 STAMP="$VENV/.genisp-setup-stamp"
-want_stamp="$(cat "${BASH_SOURCE[0]}" "$ROOT/setup.py" 2>/dev/null | sha256sum | cut -c1-16)"
+KERNEL_SRC="$ROOT/genisp_mmdet/raw/_pack_kernel.c"
+want_stamp="$(cat "${BASH_SOURCE[0]}" "$ROOT/setup.py" "$KERNEL_SRC" 2>/dev/null | sha256sum | cut -c1-16)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] \
    && "$PY" -c "import mmcv.ops, mmdet, rawpy, genisp_mmdet" 2>/dev/null; then
   say "environment $VENV is complete and up to date ($(( $(date +%s) - start ))s)"
@@ -88,13 +89,17 @@ fi
 say "installing $MMDET_PIN rawpy pidng pycocotools pytest"
 "${PIP[@]}" "$MMDET_PIN" "mmcv==$MMCV_VERSION" rawpy pidng pycocotools pytest tqdm
 
-say "installing genisp_mmdet in editable mode"
+say "installing genisp_mmdet in editable mode (compiles its C packing kernel)"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
 
 "$PY" - <<'PYCHECK'
 import torch, torchvision, mmcv, mmengine, mmdet, rawpy, numpy
 from mmcv.ops import nms
 import genisp_mmdet
+from genisp_mmdet.raw import pack_kernel_available
+from genisp_mmdet.raw.packing import _KERNEL_MISSING
+print("RAW packing: " + ("compiled C kernel" if pack_kernel_available() else
+      f"NumPy fallback, ~3x slower (C kernel unavailable: {_KERNEL_MISSING})"))
 print(f"torch {torch.__version__} (cuda available: {torch.cuda.is_available()}), "
       f"torchvision {torchvision.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, "
       f"mmdet {mmdet.__version__}, rawpy {rawpy.__version__}, numpy {numpy.__version__}")

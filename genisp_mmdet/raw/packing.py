@@ -88,11 +88,89 @@ def cfa_layout(raw_pattern: np.ndarray, color_desc: bytes | str) -> CfaLayout:
                      color_index=(tuple(index[0]), tuple(index[1])))
 
 
+#: Accepted values of :func:`pack_bayer`'s ``backend``.
+PACK_BACKENDS = ('auto', 'c', 'numpy')
+
+#: The ``ABI`` constant of the kernel this Python code was written for.
+_KERNEL_ABI = 1
+
+try:
+    from . import _pack_kernel
+    if getattr(_pack_kernel, 'ABI', None) != _KERNEL_ABI:
+        _KERNEL_MISSING = (f'the compiled module {_pack_kernel.__file__} is a stale build '
+                           f'(ABI {getattr(_pack_kernel, "ABI", None)}, expected {_KERNEL_ABI})')
+        _pack_kernel = None
+    else:
+        _KERNEL_MISSING = ''
+except ImportError as e:  # built without a compiler, or not installed through setup.py
+    _pack_kernel = None
+    _KERNEL_MISSING = f'import failed ({e})'
+
+
+def pack_kernel_available() -> bool:
+    """True when the compiled one-pass packing kernel is importable (``setup.py`` builds it
+    when a C compiler is present; without it :func:`pack_bayer` runs NumPy, ~3x slower)."""
+    return _pack_kernel is not None
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """Per-site constants of one packing call, shared by both implementations.
+
+    Sites are ordered R, G1, B, G2. ``matrix`` has the per-channel division folded in.
+    """
+
+    sites: Tuple[Position, Position, Position, Position]
+    blacks: Tuple[np.float32, ...]
+    white: float
+    spans: np.ndarray              # (4,) float32, white - black per site
+    g2_to_g1: Optional[np.float32]  # None when both greens have the same span
+    divisors: np.ndarray           # (3,) float32: R span, 2 * G1 span, B span
+    matrix: Optional[np.ndarray]   # (3, 3) float32 or None
+
+    @classmethod
+    def of(cls, layout: CfaLayout, black: np.ndarray, white: float,
+           m: Optional[np.ndarray]) -> '_Levels':
+        sites = (layout.red, layout.green1, layout.blue, layout.green2)
+        spans = np.array([white - black[p] for p in sites], dtype=np.float32)
+        # clip(v - black, 0, white - black) / (white - black) == clip((v - black) / (white -
+        # black), 0, 1): clipping before scaling lets the scale ride along with a later
+        # multiply. G2 is brought to G1's span so the two greens can be summed before it.
+        g2_to_g1 = None if spans[1] == spans[3] else np.float32(spans[1] / spans[3])
+        divisors = np.array([spans[0], 2.0 * spans[1], spans[2]], dtype=np.float32)
+        if m is not None:
+            # the per-channel division folded into the colour matrix: one pass instead of four
+            m = (m / divisors.astype(np.float64)[None, :]).astype(np.float32)
+        return cls(sites=sites, blacks=tuple(np.float32(black[p]) for p in sites),
+                   white=white, spans=spans, g2_to_g1=g2_to_g1, divisors=divisors, matrix=m)
+
+    def integer_clip_fits(self, dtype: np.dtype) -> bool:
+        """Whether the clip can run on the raw integers (exact, cheaper than on floats):
+        integer data with integer levels (LibRaw's always are) inside the dtype's range."""
+        return (np.issubdtype(dtype, np.integer) and
+                all(float(b).is_integer() for b in self.blacks) and
+                float(self.white).is_integer() and
+                0 <= min(self.blacks) and self.white <= np.iinfo(dtype).max)
+
+
+def _kernel_unsuitable(bayer: np.ndarray, levels: _Levels) -> str:
+    """Why the C kernel cannot take this input ('' when it can)."""
+    if bayer.dtype != np.dtype(np.uint16):
+        return f'the mosaic is {bayer.dtype}, the kernel reads native uint16'
+    if bayer.strides[1] != 2 or bayer.strides[0] <= 0:
+        return f'the mosaic has strides {bayer.strides}, the kernel needs unit column stride'
+    if not levels.integer_clip_fits(bayer.dtype):
+        return 'black/white levels are not integers within uint16'
+    return ''
+
+
 def pack_bayer(bayer: np.ndarray,
                layout: CfaLayout,
                black_levels: Sequence[Sequence[float]] | np.ndarray,
                white_level: float,
-               matrix: Optional[np.ndarray] = None) -> np.ndarray:
+               matrix: Optional[np.ndarray] = None,
+               *,
+               backend: str = 'auto') -> np.ndarray:
     """Packs a Bayer mosaic into half-resolution, black-subtracted, normalised RGB.
 
     Each photosite is mapped to ``clip((v - black) / (white - black), 0, 1)`` with its own
@@ -116,12 +194,26 @@ def pack_bayer(bayer: np.ndarray,
         black_levels: ``(2, 2)`` black level of each cell position, in raw units.
         white_level: saturation level in raw units; must exceed every black level.
         matrix: optional ``(3, 3)`` colour matrix (e.g. camera RGB -> CIE XYZ).
+        backend: ``'auto'`` (default) runs the compiled one-pass kernel when it was built
+            (see :func:`pack_kernel_available`) and the input suits it -- native uint16 with
+            unit column stride and integer levels within uint16, as LibRaw delivers -- and
+            NumPy otherwise; ``'c'`` insists on the kernel (raises when it cannot run);
+            ``'numpy'`` forces the NumPy implementation. Camera RGB results are identical
+            bit for bit; with a matrix they may differ in the last bit (BLAS's rounding).
 
     Returns:
         ``(H // 2, W // 2, 3)`` float32: camera RGB in [0, 1], or ``matrix @ camera RGB``
         when ``matrix`` is given. The HWC array is a view of channel-planar memory (its
         ``.transpose(2, 0, 1)`` is C-contiguous), the layout the detector's CHW tensor needs.
+
+    Raises:
+        ValueError: a mosaic that is not 2-D or has no complete cell, levels with
+            ``white <= black``, a matrix that is not 3x3, an unknown ``backend``, or
+            ``backend='c'`` on an input the kernel does not take.
+        RuntimeError: ``backend='c'`` but the kernel was not compiled.
     """
+    if backend not in PACK_BACKENDS:
+        raise ValueError(f'backend must be one of {PACK_BACKENDS}, got {backend!r}')
     if bayer.ndim != 2:
         raise ValueError(f'expected a 2D Bayer mosaic, got shape {bayer.shape}')
     h2, w2 = bayer.shape[0] // 2, bayer.shape[1] // 2
@@ -132,30 +224,54 @@ def pack_bayer(bayer: np.ndarray,
     if not np.all(white > black):
         raise ValueError(f'white level {white} does not exceed the black levels '
                          f'{black.tolist()}')
-
     m = None
     if matrix is not None:
         m = np.asarray(matrix, dtype=np.float64)
         if m.shape != (3, 3):
             raise ValueError(f'colour matrix must be 3x3, got {m.shape}')
 
-    sites = (layout.red, layout.green1, layout.blue, layout.green2)
-    blacks = [np.float32(black[p]) for p in sites]
-    spans = np.array([white - black[p] for p in sites], dtype=np.float32)
-    # clip(v - black, 0, white - black) / (white - black) == clip((v - black) / (white -
-    # black), 0, 1): clipping before scaling lets the scale ride along with a later multiply.
-    # G2 is brought to G1's span so the two greens can be summed before that scale.
-    g2_to_g1 = None if spans[1] == spans[3] else np.float32(spans[1] / spans[3])
-    divisors = np.array([spans[0], 2.0 * spans[1], spans[2]], dtype=np.float32)
-    if m is not None:
-        # the per-channel division folded into the colour matrix: one pass instead of four
-        m = (m / divisors.astype(np.float64)[None, :]).astype(np.float32)
+    levels = _Levels.of(layout, black, white, m)
+    use_kernel = backend == 'c' or (backend == 'auto' and _pack_kernel is not None)
+    if use_kernel:
+        unsuitable = _kernel_unsuitable(bayer, levels)
+        if backend == 'c':
+            if _pack_kernel is None:
+                raise RuntimeError(
+                    'the C packing kernel (genisp_mmdet.raw._pack_kernel) is not compiled: '
+                    f'{_KERNEL_MISSING}. Reinstall with a C compiler (pip install -e .), or '
+                    "use backend='numpy'")
+            if unsuitable:
+                raise ValueError(f"backend='c' cannot pack this input: {unsuitable}")
+        use_kernel = not unsuitable
+    planar = np.empty((3, h2, w2), dtype=np.float32)
+    if use_kernel:
+        _pack_with_kernel(bayer, levels, planar)
+    else:
+        _pack_with_numpy(bayer, levels, planar)
+    return planar.transpose(1, 2, 0)
 
+
+
+
+def _pack_with_kernel(bayer: np.ndarray, levels: _Levels, planar: np.ndarray) -> None:
+    flat_sites = [float(c) for site in levels.sites for c in site]
+    matrix = None if levels.matrix is None else levels.matrix.ravel().tolist()
+    g2_scale = 1.0 if levels.g2_to_g1 is None else float(levels.g2_to_g1)
+    _pack_kernel.pack_u16(bayer, planar, flat_sites, [float(b) for b in levels.blacks],
+                          int(levels.white), [float(b) for b in levels.blacks], g2_scale,
+                          matrix, levels.divisors.tolist(),
+                          levels.matrix is None and levels.g2_to_g1 is not None)
+
+
+def _pack_with_numpy(bayer: np.ndarray, levels: _Levels, planar: np.ndarray) -> None:
+    """The reference implementation: several passes per cache-sized band of rows."""
+    _, h2, w2 = planar.shape
+    sites, blacks, white, g2_to_g1 = levels.sites, levels.blacks, levels.white, levels.g2_to_g1
+    divisors, m = levels.divisors, levels.matrix
     # Channel-planar storage: the colour matrix is then one (3, 3) @ (3, N) product per band,
     # which NumPy hands to BLAS (measured ~6x faster than interleaving with cv2.merge and
     # applying the matrix with cv2.transform), and mmdet's PackDetInputs turns the HWC view
     # returned below into its CHW tensor without copying.
-    planar = np.empty((3, h2, w2), dtype=np.float32)
     flat = planar.reshape(3, h2 * w2)  # a band of rows is a column range of this view
     # Work in bands of packed rows whose scratch (~1 MiB) stays in cache: every pass but the
     # first read and the final write then runs from cache, and no full-frame temporary is
@@ -167,11 +283,7 @@ def pack_bayer(bayer: np.ndarray,
     gathered = np.empty((4, min(rows, h2), w2), dtype=bayer.dtype)
     scratch = np.empty((4, min(rows, h2), w2), dtype=np.float32)
     site_blacks = np.array(blacks, dtype=np.float32).reshape(4, 1, 1)
-    # With integer data and integer levels (LibRaw's always are) the clip runs on the
-    # gathered integers, before the conversion: exact, and cheaper than on floats.
-    clip_integers = (np.issubdtype(bayer.dtype, np.integer) and
-                     all(float(b).is_integer() for b in blacks) and float(white).is_integer()
-                     and 0 <= min(blacks) and white <= np.iinfo(bayer.dtype).max)
+    clip_integers = levels.integer_clip_fits(bayer.dtype)
     uniform_black = all(b == blacks[0] for b in blacks)
     # The greens summed as integers, before the float conversion, when their spans agree
     # and the sum cannot overflow (white <= 32767 in uint16: 12-15-bit sensors): one plane
@@ -202,7 +314,7 @@ def pack_bayer(bayer: np.ndarray,
                             casting='unsafe')
         else:
             np.subtract(sites_raw, site_blacks, out=band, dtype=np.float32, casting='unsafe')
-            np.clip(band, 0.0, spans.reshape(4, 1, 1), out=band)
+            np.clip(band, 0.0, levels.spans.reshape(4, 1, 1), out=band)
         if not sum_greens_as_integers:
             if g2_to_g1 is not None:
                 band[3] *= g2_to_g1
@@ -216,4 +328,3 @@ def pack_bayer(bayer: np.ndarray,
                 np.minimum(dst[1], 1.0, out=dst[1])
         else:
             np.matmul(m, colours, out=dst)
-    return planar.transpose(1, 2, 0)

@@ -104,7 +104,7 @@ def test_pack_bayer_integer_green_sum_equals_the_float_path(white):
     bayer[:2, :2] = white + 1 if white < 65535 else white  # one saturated cell
     m = rng.normal(size=(3, 3))
     for matrix in (None, m):
-        as_int = pack_bayer(bayer, layout, black, white, matrix)
+        as_int = pack_bayer(bayer, layout, black, white, matrix, backend='numpy')
         as_float = pack_bayer(bayer.astype(np.float32), layout, black, white, matrix)
         np.testing.assert_array_equal(as_int, as_float)
     cam = pack_bayer(bayer, layout, black, white)
@@ -138,11 +138,11 @@ def test_pack_bayer_bands_match_single_pass(monkeypatch):
     layout = cfa_layout(LIBRAW_PATTERNS['GRBG'], b'RGBG')
     bayer = rng.integers(0, 4096, (2 * 37, 2 * 9)).astype(np.uint16)
     m = rng.normal(size=(3, 3))
-    whole = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m)
+    whole = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m, backend='numpy')
     # 8-row bands (the minimum), with a short last band: 37 = 4 * 8 + 5
     monkeypatch.setattr(packing, '_CHUNK_BYTES', 16 * 9 * 8)
-    banded = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m)
-    # cv2 may take SIMD or scalar paths on different band widths: equal up to float rounding
+    banded = pack_bayer(bayer, layout, np.full((2, 2), 64), 4095, m, backend='numpy')
+    # BLAS may take SIMD or scalar paths on different band widths: equal up to float rounding
     np.testing.assert_allclose(banded, whole, rtol=1e-6, atol=1e-6)
 
 
@@ -158,3 +158,149 @@ def test_pack_bayer_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         pack_bayer(args['bayer'], cfa_layout(LIBRAW_PATTERNS['RGGB'], b'RGBG'),
                    np.full((2, 2), 64), args['white'], args['matrix'])
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled one-pass kernel against the NumPy reference
+
+needs_kernel = pytest.mark.skipif(not packing.pack_kernel_available(),
+                                  reason='the C packing kernel is not compiled here '
+                                         f'({packing._KERNEL_MISSING})')
+
+
+def test_the_kernel_is_built_where_a_compiler_is():
+    """An install on a machine with a C compiler must have built the kernel (setup.py builds
+    it optionally, so a broken build would otherwise only show up as slower packing)."""
+    import shutil
+    import sysconfig
+    compiler = (sysconfig.get_config_var('CC') or 'cc').split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip(f'no C compiler ({compiler}) on this machine: the NumPy path is expected')
+    assert packing.pack_kernel_available(), packing._KERNEL_MISSING
+
+
+def _random_mosaic(rng, shape, white, margin=600):
+    return rng.integers(0, min(white + margin, 65535) + 1, shape).astype(np.uint16)
+
+
+@needs_kernel
+@pytest.mark.parametrize('cfa', CFA_PATTERNS)
+@pytest.mark.parametrize('white, black', [
+    (4095, [[64, 64], [64, 64]]),          # 12-bit, one black level
+    (16383, [[512, 500], [520, 512]]),     # 14-bit, per-site levels
+    (65535, [[512, 512], [512, 512]]),     # 16-bit (the Blackmagic DNG's levels)
+    (15000, [[100, 140], [180, 220]]),     # greens with different spans
+])
+def test_kernel_matches_numpy(cfa, white, black):
+    rng = np.random.default_rng(11)
+    layout = cfa_layout(LIBRAW_PATTERNS[cfa], b'RGBG')
+    # odd size, and a view into a wider buffer as LibRaw's raw_image_visible is (row stride
+    # larger than the width)
+    wide = _random_mosaic(rng, (23, 41), white)
+    bayer = wide[1:, 3:38]
+    assert bayer.strides[0] != 2 * bayer.shape[1]
+    bayer[:2, :2] = min(white + 1, 65535)   # one saturated cell
+    bayer[2:4, :2] = 0                      # one cell below black
+    camera = {b: pack_bayer(bayer, layout, black, white, backend=b) for b in ('c', 'numpy')}
+    np.testing.assert_array_equal(camera['c'], camera['numpy'])
+    assert camera['c'].shape == (11, 17, 3)
+    assert camera['c'].min() == 0.0 and camera['c'].max() == 1.0
+    m = rng.normal(size=(3, 3))
+    xyz = {b: pack_bayer(bayer, layout, black, white, m, backend=b) for b in ('c', 'numpy')}
+    # BLAS rounds the 3-term sums its own way: equal to float32 precision
+    np.testing.assert_allclose(xyz['c'], xyz['numpy'], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xyz['c'], camera['numpy'] @ m.T.astype(np.float32), atol=1e-5)
+
+
+@needs_kernel
+def test_auto_uses_the_kernel_only_for_inputs_it_takes(monkeypatch):
+    layout = cfa_layout(LIBRAW_PATTERNS['RGGB'], b'RGBG')
+    bayer = _random_mosaic(np.random.default_rng(4), (8, 12), 1000)
+    calls = []
+    real = packing._pack_with_kernel
+    monkeypatch.setattr(packing, '_pack_with_kernel',
+                        lambda *a: (calls.append(1), real(*a))[1])
+    black = np.full((2, 2), 50)
+    auto = pack_bayer(bayer, layout, black, 1000)
+    assert calls == [1]
+    np.testing.assert_array_equal(auto, pack_bayer(bayer, layout, black, 1000, backend='numpy'))
+    # a float mosaic, a column-strided view, a fractional black level: NumPy, same numbers
+    for other in (dict(bayer=bayer.astype(np.float32)), dict(bayer=bayer[:, ::-1][:, ::-1][::1]),
+                  dict(black=black + 0.5)):
+        args = dict(bayer=bayer, black=black)
+        args.update(other)
+        pack_bayer(args['bayer'], layout, args['black'], 1000)
+    assert calls == [1, 1]  # the reversed-twice view is unit-stride again; the other two are not
+    with pytest.raises(ValueError, match='float32, the kernel reads native uint16'):
+        pack_bayer(bayer.astype(np.float32), layout, black, 1000, backend='c')
+    with pytest.raises(ValueError, match='unit column stride'):
+        pack_bayer(np.repeat(bayer, 2, axis=1)[:, ::2], layout, black, 1000, backend='c')
+    with pytest.raises(ValueError, match='not integers'):
+        pack_bayer(bayer, layout, black + 0.5, 1000, backend='c')
+
+
+def test_backend_c_without_the_kernel_says_how_to_get_it(monkeypatch):
+    layout = cfa_layout(LIBRAW_PATTERNS['RGGB'], b'RGBG')
+    bayer = np.full((4, 4), 300, np.uint16)
+    monkeypatch.setattr(packing, '_pack_kernel', None)
+    with pytest.raises(RuntimeError, match='not compiled.*pip install -e'):
+        pack_bayer(bayer, layout, np.zeros((2, 2)), 1000, backend='c')
+    # 'auto' falls back to NumPy
+    np.testing.assert_allclose(pack_bayer(bayer, layout, np.zeros((2, 2)), 1000), 0.3)
+    with pytest.raises(ValueError, match='backend must be one of'):
+        pack_bayer(bayer, layout, np.zeros((2, 2)), 1000, backend='cuda')
+
+
+@needs_kernel
+@pytest.mark.parametrize('mosaic, out, match', [
+    (np.zeros((4, 4), np.int16), np.zeros((3, 2, 2), np.float32), '2-D uint16'),
+    (np.zeros((4, 4, 1), np.uint16), np.zeros((3, 2, 2), np.float32), '2-D uint16'),
+    (np.zeros((4, 8), np.uint16)[:, ::2], np.zeros((3, 2, 2), np.float32), 'unit column'),
+    (np.zeros((4, 4), np.uint16)[::-1], np.zeros((3, 2, 2), np.float32), 'positive row'),
+    (np.zeros((1, 4), np.uint16), np.zeros((3, 0, 2), np.float32), 'no complete'),
+    (np.zeros((4, 4), np.uint16), np.zeros((3, 2, 2), np.float64), 'float32'),
+    (np.zeros((4, 4), np.uint16), np.zeros((3, 2, 3), np.float32), r'shape \(3, H/2, W/2\)'),
+])
+def test_kernel_checks_its_buffers(mosaic, out, match):
+    """Called directly with wrong buffers the kernel raises instead of reading or writing
+    out of bounds."""
+    args = ([0, 0, 0, 1, 1, 1, 1, 0], [0] * 4, 1000, [0.0] * 4, 1.0, None, [1.0] * 3, False)
+    with pytest.raises(ValueError, match=match):
+        packing._pack_kernel.pack_u16(mosaic, out, *args)
+    with pytest.raises(ValueError, match='positions in a 2x2'):
+        packing._pack_kernel.pack_u16(np.zeros((4, 4), np.uint16),
+                                      np.zeros((3, 2, 2), np.float32),
+                                      [0, 0, 0, 2, 1, 1, 1, 0], *args[1:])
+    with pytest.raises(ValueError, match='read-only'):
+        ro = np.zeros((3, 2, 2), np.float32)
+        ro.flags.writeable = False
+        packing._pack_kernel.pack_u16(np.zeros((4, 4), np.uint16), ro, *args)
+
+
+@needs_kernel
+def test_kernel_matches_numpy_on_the_real_dng(shared):
+    import rawpy
+    with rawpy.imread(str(shared('raw-samples', 'blackmagic_pocket4k_rggb.dng'))) as raw:
+        bayer = raw.raw_image_visible
+        layout = cfa_layout(raw.raw_pattern, raw.color_desc)
+        black = [[raw.black_level_per_channel[i] for i in row] for row in layout.color_index]
+        white = raw.white_level
+        cam = {b: pack_bayer(bayer, layout, black, white, backend=b) for b in ('c', 'numpy')}
+        m = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.0, 0.1, 0.9]])
+        xyz = {b: pack_bayer(bayer, layout, black, white, m, backend=b) for b in ('c', 'numpy')}
+    np.testing.assert_array_equal(cam['c'], cam['numpy'])
+    np.testing.assert_allclose(xyz['c'], xyz['numpy'], rtol=1e-6, atol=1e-7)
+
+
+@needs_kernel
+def test_kernel_clamps_rescaled_greens_to_one():
+    """Camera RGB with G2 rescaled to G1's span is clamped to 1, as the NumPy path does in
+    case rounding lifts a saturated green pair above it (exercised with an exaggerated
+    scale: ``(1000 + 1000 * 1.5) / 2000``)."""
+    mosaic = np.full((2, 2), 1000, np.uint16)
+    sites = [0, 0, 0, 1, 1, 1, 1, 0]
+    for clamp, green in ((True, 1.0), (False, 1.25)):
+        out = np.zeros((3, 1, 1), np.float32)
+        packing._pack_kernel.pack_u16(mosaic, out, sites, [0] * 4, 1000, [0.0] * 4, 1.5, None,
+                                      [1000.0, 2000.0, 1000.0], clamp)
+        assert out.ravel().tolist() == [1.0, green, 1.0]
