@@ -159,6 +159,8 @@ def _kernel_unsuitable(bayer: np.ndarray, levels: _Levels) -> str:
         return f'the mosaic is {bayer.dtype}, the kernel reads native uint16'
     if bayer.strides[1] != 2 or bayer.strides[0] <= 0:
         return f'the mosaic has strides {bayer.strides}, the kernel needs unit column stride'
+    if not bayer.flags.aligned:
+        return 'the mosaic is not aligned to its 2-byte items'
     if not levels.integer_clip_fits(bayer.dtype):
         return 'black/white levels are not integers within uint16'
     return ''

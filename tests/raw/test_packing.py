@@ -237,6 +237,10 @@ def test_auto_uses_the_kernel_only_for_inputs_it_takes(monkeypatch):
         pack_bayer(np.repeat(bayer, 2, axis=1)[:, ::2], layout, black, 1000, backend='c')
     with pytest.raises(ValueError, match='not integers'):
         pack_bayer(bayer, layout, black + 0.5, 1000, backend='c')
+    unaligned = np.frombuffer(b'\0' + bayer.tobytes(), np.uint16, offset=1).reshape(bayer.shape)
+    with pytest.raises(ValueError, match='not aligned'):
+        pack_bayer(unaligned, layout, black, 1000, backend='c')
+    np.testing.assert_array_equal(pack_bayer(unaligned, layout, black, 1000), auto)
 
 
 def test_backend_c_without_the_kernel_says_how_to_get_it(monkeypatch):
