@@ -9,22 +9,26 @@ class OptionalBuildExt(build_ext):
     """Builds the C packing kernel when a compiler is available; without one the package
     still installs and ``pack_bayer`` runs its NumPy implementation (about 3x slower)."""
 
+    skipped = False
+
     def run(self):
         try:
             super().run()
         except Exception as e:  # no compiler, no Python headers, ...
-            self._skipped(e)
+            self._skip(e)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as e:
-            self._skipped(e)
+            self._skip(e)
 
-    @staticmethod
-    def _skipped(error):
-        warnings.warn(f'genisp-mmdet: the C packing kernel was not built ({error}); '
-                      'RAW packing falls back to NumPy', RuntimeWarning)
+    def _skip(self, error):
+        # an in-place build fails a second time copying the missing module: one warning
+        if not self.skipped:
+            warnings.warn(f'genisp-mmdet: the C packing kernel was not built ({error}); '
+                          'RAW packing falls back to NumPy', RuntimeWarning)
+        self.skipped = True
 
 
 # float32 arithmetic step by step, as the NumPy path does it: no fused multiply-adds

@@ -1,4 +1,8 @@
-"""Bayer mosaic -> packed half-resolution RGB (NumPy, vectorised).
+"""Bayer mosaic -> packed half-resolution RGB.
+
+Two implementations of one computation: a compiled one-pass C kernel (``_pack_kernel.c``,
+built by ``setup.py`` when a C compiler is present) and NumPy (the reference, and the
+fallback for inputs the kernel does not take or installs without it); see :func:`pack_bayer`.
 
 A 2x2 Bayer cell holds one red, two green and one blue photosite; packing turns each cell into
 one pixel ``(R, mean(G1, G2), B)``, halving both dimensions without interpolation. This is the
