@@ -90,6 +90,14 @@ def fingerprint(*items) -> str:
     return digest.hexdigest()[:16]
 
 
+def package_sources() -> list:
+    """The plugin's source files (Python and the C packing kernel): what a trained ISP depends
+    on besides its configs and data, so a code change retrains it."""
+    root = osp.join(REPO_ROOT, 'genisp_mmdet')
+    return sorted(f for pattern in ('*.py', '*.c')
+                  for f in glob.glob(osp.join(root, '**', pattern), recursive=True))
+
+
 class Job:
     """One repo tool run in a subprocess, its output going to ``log_path``."""
 
@@ -259,7 +267,8 @@ def main(argv=None):
              # tools/test.py scores every camera next: no validation pass at the end
              [f'model.detector_checkpoint={detector}', 'train_cfg.val_interval=1000',
               *isp_epochs],
-             fingerprint(config, 'configs/demo/genisp_demo.py', detector, data_key, isp_epochs))
+             fingerprint(config, 'configs/demo/genisp_demo.py', detector, data_key, isp_epochs,
+                         *package_sources()))
             for key, label, config in trained], env)
         checkpoints = {key: final for (key, _, _), final in zip(trained, finals)}
 
