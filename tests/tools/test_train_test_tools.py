@@ -4,6 +4,7 @@
 import os
 import os.path as osp
 import pickle
+import socket
 import subprocess
 import sys
 
@@ -92,8 +93,16 @@ def test_checkpoints_load_weights_only_and_code_stays_refused(micro_data, tmp_pa
             torch.load(path, weights_only=True)
 
 
+def free_port() -> int:
+    # a fixed port fails the run when another job (or a previous run's socket) holds it
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def test_torchrun_gloo_ddp_keeps_isp_identical_on_both_ranks(micro_data, tmp_path):
-    out = run(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
+    out = run(['-m', 'torch.distributed.run', '--nproc_per_node=2',
+               f'--master_port={free_port()}',
                'tools/train.py', CONFIG, '--launcher', 'pytorch', '--work-dir',
                str(tmp_path / 'ddp'), '--cfg-options', *TINY, 'train_cfg.max_epochs=2'],
               micro_data)
