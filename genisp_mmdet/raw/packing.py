@@ -237,34 +237,36 @@ def pack_bayer(bayer: np.ndarray,
             raise ValueError(f'colour matrix must be 3x3, got {m.shape}')
 
     levels = _Levels.of(layout, black, white, m)
-    use_kernel = backend == 'c' or (backend == 'auto' and _pack_kernel is not None)
-    if use_kernel:
-        unsuitable = _kernel_unsuitable(bayer, levels)
-        if backend == 'c':
-            if _pack_kernel is None:
-                raise RuntimeError(
-                    'the C packing kernel (genisp_mmdet.raw._pack_kernel) is not compiled: '
-                    f'{_KERNEL_MISSING}. Reinstall with a C compiler (pip install -e .), or '
-                    "use backend='numpy'")
-            if unsuitable:
-                raise ValueError(f"backend='c' cannot pack this input: {unsuitable}")
-        use_kernel = not unsuitable
     planar = np.empty((3, h2, w2), dtype=np.float32)
-    if use_kernel:
+    if _use_kernel(backend, bayer, levels):
         _pack_with_kernel(bayer, levels, planar)
     else:
         _pack_with_numpy(bayer, levels, planar)
     return planar.transpose(1, 2, 0)
 
 
+def _use_kernel(backend: str, bayer: np.ndarray, levels: _Levels) -> bool:
+    """Which implementation packs this call; ``backend='c'`` raises where the kernel can't."""
+    if backend == 'numpy' or (backend == 'auto' and _pack_kernel is None):
+        return False
+    unsuitable = _kernel_unsuitable(bayer, levels)
+    if backend == 'c':
+        if _pack_kernel is None:
+            raise RuntimeError(
+                'the C packing kernel (genisp_mmdet.raw._pack_kernel) is not compiled: '
+                f'{_KERNEL_MISSING}. Reinstall with a C compiler (pip install -e .), or '
+                "use backend='numpy'")
+        if unsuitable:
+            raise ValueError(f"backend='c' cannot pack this input: {unsuitable}")
+    return not unsuitable
 
 
 def _pack_with_kernel(bayer: np.ndarray, levels: _Levels, planar: np.ndarray) -> None:
-    flat_sites = [float(c) for site in levels.sites for c in site]
+    sites = [float(c) for site in levels.sites for c in site]
+    blacks = [float(b) for b in levels.blacks]  # integers here: also the clip floors
     matrix = None if levels.matrix is None else levels.matrix.ravel().tolist()
     g2_scale = 1.0 if levels.g2_to_g1 is None else float(levels.g2_to_g1)
-    _pack_kernel.pack_u16(bayer, planar, flat_sites, [float(b) for b in levels.blacks],
-                          int(levels.white), [float(b) for b in levels.blacks], g2_scale,
+    _pack_kernel.pack_u16(bayer, planar, sites, blacks, int(levels.white), blacks, g2_scale,
                           matrix, levels.divisors.tolist(),
                           levels.matrix is None and levels.g2_to_g1 is not None)
 
