@@ -22,8 +22,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
-from genisp_mmdet.engine.launch import (ConfigError, fail, parse_runner_args,  # noqa: E402
-                                        prepare_config, setup_cpu_distributed)
+from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
+                                        fail, parse_runner_args, prepare_config)
 
 
 def parse_args(argv=None):
@@ -67,22 +67,22 @@ def main(argv=None):
             raise ConfigError(f'--out must be a .pkl file, got {args.out}')
     except ConfigError as exc:
         fail(str(exc))
-    setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if args.checkpoint is None:
-        # The runner initialises weights only when training; here init_weights loads the
-        # detector's pretrained checkpoint (and the ISP from --isp-from).
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        isp = getattr(model.data_preprocessor, 'isp', None)
-        learned = isp is not None and any(p.requires_grad for p in isp.parameters())
-        if learned and not args.isp_from:
-            fail(f'{args.config}: its ISP is learned; give the CHECKPOINT of a training run '
-                 '(or --isp-from CKPT)')
-        model.init_weights()
-    if args.out is not None:
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
+    with distributed_session(cfg):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        if args.checkpoint is None:
+            # The runner initialises weights only when training; here init_weights loads the
+            # detector's pretrained checkpoint (and the ISP from --isp-from).
+            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+            isp = getattr(model.data_preprocessor, 'isp', None)
+            learned = isp is not None and any(p.requires_grad for p in isp.parameters())
+            if learned and not args.isp_from:
+                fail(f'{args.config}: its ISP is learned; give the CHECKPOINT of a training run '
+                     '(or --isp-from CKPT)')
+            model.init_weights()
+        if args.out is not None:
+            from mmdet.evaluation import DumpDetResults
+            runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+        runner.test()
 
 
 if __name__ == '__main__':

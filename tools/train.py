@@ -18,9 +18,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
-from genisp_mmdet.engine.launch import (ConfigError, enable_amp, fail,  # noqa: E402
-                                        parse_runner_args, prepare_config,
-                                        setup_cpu_distributed)
+from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
+                                        enable_amp, fail, parse_runner_args, prepare_config)
 
 
 def parse_args(argv=None):
@@ -54,9 +53,9 @@ def main(argv=None):
             cfg.resume, cfg.load_from = True, args.resume
     except ConfigError as exc:
         fail(str(exc))
-    setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    with distributed_session(cfg):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -68,6 +69,23 @@ def setup_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+@contextmanager
+def distributed_session(cfg: Config) -> Iterator[None]:
+    """Runs the body in the job's process group and tears the group down after it succeeds.
+
+    Sets up gloo on CPU-only machines (:func:`setup_cpu_distributed`) before the body builds
+    the runner; after a successful body, destroys whatever process group the job initialised
+    (ours or the runner's). Without that, gloo's worker threads still hold work objects at
+    interpreter exit and a rank can abort there with SIGABRT ("terminate called without an
+    active exception"): 2 of 4 full test-suite runs failed the torchrun test that way, after
+    training had finished. After an error the group is left alone, as destroying it while
+    other ranks still wait in a collective can hang (torchtitan#1342)."""
+    setup_cpu_distributed(cfg)
+    yield
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def fail(message: str, code: int = 2) -> None:
