@@ -58,6 +58,9 @@ setup(
         'pycocotools',
         'tqdm',
     ],
-    extras_require={'tests': ['pytest', 'pidng']},
+    # 'onnx': converting the official YOLOX ONNX export (tools/model_converters/) and its
+    # tests; the package itself never imports onnx or onnxruntime
+    extras_require={'tests': ['pytest', 'pidng', 'onnx', 'onnxruntime'],
+                    'onnx': ['onnx', 'onnxruntime']},
     license='MIT',
 )
