@@ -39,6 +39,15 @@ BGGR, and ``rccb_d750``: an RCCB sensor (clear pixels on the green sites) derive
 D750's filters, written as RGGB - the one camera whose colours differ from the train
 camera's by more than a near-diagonal transform (see ``cameras``); ``nikon_d3200`` (GRBG,
 12-bit, black 0) is available on request.
+
+Real photos instead of procedural scenes (modules ``unprocess``, ``unprocessed_coco``)
+-----------------------------------------------------------------------------------
+``generate_unprocessed_coco`` (CLI: ``tools/make_unprocessed_coco.py``) turns any COCO-format
+photo folder into dark RAW DNGs by unprocessing (Brooks et al. 2019: inverse tone curve,
+inverse sRGB transfer curve), von Kries relighting at 2500..7500 K, one 2x2 Bayer cell per
+photo pixel, ``k`` times fewer photo-electrons than a normal exposure with auto-ISO, and
+per-camera sensor noise from published measurements (``with_measured_noise``; the demo keeps
+its own values).
 """
 from .cameras import (CAMERAS, CFA_ORDERS, DEFAULT_CAMERAS, CameraSpec, capture_bayer,
                       expected_signal_dn, get_camera, mosaic)
@@ -48,6 +57,10 @@ from .dataset import (CaptureConfig, DemoDatasetSpec, annotation_file, generate_
 from .dng import write_dng
 from .scenes import (CATEGORIES, CLASSES, COLOUR_DEFINED_CLASSES, Scene, SceneConfig, Shape,
                      illuminant_xyz, render_oracle_srgb, sample_scene, scene_xyz)
+from .unprocess import (MEASURED_SENSOR_NOISE, SensorNoise, bayer_cells, capture_dark,
+                        fit_read_noise, inverse_smoothstep, relight_xyz, sample_iso, smoothstep,
+                        srgb_decode, unprocess_photo, unprocess_srgb, with_measured_noise)
+from .unprocessed_coco import UnprocessSpec, generate_unprocessed_coco
 
 __all__ = [
     'CAMERAS', 'CFA_ORDERS', 'DEFAULT_CAMERAS', 'CameraSpec', 'capture_bayer',
@@ -55,5 +68,9 @@ __all__ = [
     'annotation_file', 'generate_demo_dataset', 'image_dir', 'is_complete', 'layout',
     'load_manifest', 'render_scene_files', 'scene_name', 'spec_with', 'write_dng',
     'CATEGORIES', 'CLASSES', 'COLOUR_DEFINED_CLASSES', 'Scene', 'SceneConfig', 'Shape',
-    'illuminant_xyz', 'render_oracle_srgb', 'sample_scene', 'scene_xyz'
+    'illuminant_xyz', 'render_oracle_srgb', 'sample_scene', 'scene_xyz',
+    'MEASURED_SENSOR_NOISE', 'SensorNoise', 'bayer_cells', 'capture_dark', 'fit_read_noise',
+    'inverse_smoothstep', 'relight_xyz', 'sample_iso', 'smoothstep', 'srgb_decode',
+    'unprocess_photo', 'unprocess_srgb', 'with_measured_noise', 'UnprocessSpec',
+    'generate_unprocessed_coco'
 ]
