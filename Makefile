@@ -3,13 +3,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: env demo test clean-demo
+.PHONY: env demo photos test clean-demo
 
 env:
 	@bash tools/setup_env.sh
 
 demo: env
 	@$(PY) tools/demo/run_demo.py
+
+# real COCO photographs through a real COCO detector (YOLOX-Nano): COCO=<COCO-format photo
+# folder>, SEEDS=<training seeds>, MAX_IMAGES=<first N photos per split, for a full COCO copy>
+COCO ?= ../shared/datasets/coco-photos
+SEEDS ?= 0 1 2
+photos: env
+	@$(PY) tools/demo/run_photos.py --coco-root $(COCO) --seeds $(SEEDS) \
+		$(if $(MAX_IMAGES),--max-images $(MAX_IMAGES))
 
 test: env
 	@$(PY) -m pytest tests -q -p no:cacheprovider

@@ -6,6 +6,7 @@ from mmdet import registry as mmdet_registry
 
 EXPECTED = {
     'METRICS': ['RawCocoMetric'],
+    'EVALUATOR': ['ConcatDatasetEvaluator'],
     'MODELS': ['GenISP', 'GainGammaISP', 'RawDetDataPreprocessor', 'FrozenDetector'],
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage'],
@@ -27,7 +28,7 @@ def test_modules_are_found_by_name(registry_name, names):
 def test_no_unlisted_registrations():
     found = {}
     for registry_name in ('MODELS', 'TRANSFORMS', 'DATASETS', 'HOOKS', 'METRICS',
-                          'OPTIM_WRAPPER_CONSTRUCTORS', 'VISUALIZERS'):
+                          'OPTIM_WRAPPER_CONSTRUCTORS', 'VISUALIZERS', 'EVALUATOR'):
         registry = getattr(mmdet_registry, registry_name)
         ours = sorted(n for n, c in registry.module_dict.items()
                       if c.__module__.startswith('genisp_mmdet'))

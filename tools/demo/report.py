@@ -24,7 +24,7 @@ SCORE_THR = 0.3
 COLOURS = [(230, 60, 60), (60, 120, 255), (250, 200, 40), (60, 220, 120)]
 
 
-def _draw(image, instances, classes):
+def draw_detections(image, instances, classes):
     image = np.ascontiguousarray(image.copy())
     keep = instances.scores >= SCORE_THR
     for box, label, score in zip(instances.bboxes[keep], instances.labels[keep],
@@ -42,7 +42,10 @@ def _upscale(image, factor=2):
 
 
 @torch.no_grad()
-def _pipeline_pictures(config, checkpoint, detector, camera, stems, env_root):
+def pipeline_pictures(config, checkpoint, detector, paths, classes, upscale=2):
+    """Each RAW file of ``paths`` through ``config``'s pipeline and model (ISP weights from
+    ``checkpoint``, detector from ``detector``): the ISP's rendering with the detections drawn,
+    ``upscale`` times its packed size."""
     cfg = Config.fromfile(config)
     cfg.model.detector_checkpoint = detector
     model = MODELS.build(cfg.model)
@@ -52,14 +55,14 @@ def _pipeline_pictures(config, checkpoint, detector, camera, stems, env_root):
     model.eval()
     pipeline = Compose([t for t in cfg.test_dataloader.dataset.pipeline
                         if t['type'] not in ('LoadAnnotations', 'AlignRawAnnotations')])
-    classes = cfg.demo_classes
     tiles = []
-    for stem in stems:
-        path = osp.join(env_root, camera, 'test', f'{stem}.dng')
+    for path in paths:
         batch = pseudo_collate([pipeline(dict(img_path=path, img_id=0))])
         result = model.test_step(batch)[0]
         image = render_for_display(model, batch['inputs'], [result])[0]
-        tiles.append(_draw(_upscale(image), _scaled(result.pred_instances, 2), classes))
+        if upscale != 1:
+            image = _upscale(image, upscale)
+        tiles.append(draw_detections(image, _scaled(result.pred_instances, upscale), classes))
     return tiles
 
 
@@ -83,12 +86,12 @@ def _oracle_pictures(detector, data, stems):
         batch = pseudo_collate([pipeline(dict(img_path=path, img_id=0))])
         result = model.test_step(batch)[0]
         image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)  # full-size rendering
-        tiles.append(_draw(image, result.pred_instances, cfg.demo_classes))
+        tiles.append(draw_detections(image, result.pred_instances, cfg.demo_classes))
     return tiles
 
 
 @contextlib.contextmanager
-def _quiet_mmengine():
+def quiet_mmengine():
     """Building models logs every weight's initialisation at INFO: keep the demo's output to
     its table."""
     logger = MMLogger.get_current_instance()
@@ -104,7 +107,7 @@ def write_pictures(work_dir, data, checkpoints, detector, cameras, methods, orac
     """Rows: the first test scenes of each of ``cameras`` (``PICTURE_SCENES`` in all);
     columns: each pipeline, then the oracle. The first row of each camera is labelled."""
     register_all_modules(init_default_scope=True)
-    with _quiet_mmengine():
+    with quiet_mmengine():
         return _write_pictures(work_dir, data, checkpoints, detector, cameras, methods,
                                oracle_label)
 
@@ -117,8 +120,10 @@ def _write_pictures(work_dir, data, checkpoints, detector, cameras, methods, ora
         with open(osp.join(data, 'annotations', f'{camera}_test.json')) as f:
             images = json.load(f)['images'][:per_camera]
         stems = [osp.splitext(im['file_name'])[0] for im in images]
-        columns = [_pipeline_pictures(config, checkpoints.get(key), detector, camera, stems,
-                                      data) for key, _, config, _ in methods]
+        paths = [osp.join(data, camera, 'test', f'{stem}.dng') for stem in stems]
+        classes = Config.fromfile(methods[0][2]).demo_classes
+        columns = [pipeline_pictures(config, checkpoints.get(key), detector, paths, classes)
+                   for key, _, config, _ in methods]
         columns.append(_oracle_pictures(detector, data, stems))
         for i in range(len(stems)):
             rows.append([col[i] if i else label_image(

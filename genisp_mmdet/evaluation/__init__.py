@@ -1,0 +1,3 @@
+from .evaluator import ConcatDatasetEvaluator
+
+__all__ = ['ConcatDatasetEvaluator']

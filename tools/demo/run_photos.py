@@ -1,0 +1,346 @@
+#!/usr/bin/env python
+"""The low-light COCO-photo benchmark: real photographs, a real COCO detector, five cameras.
+
+Steps (each cached, so a second run only redoes what changed):
+
+1. convert the official YOLOX-Nano COCO weights (ONNX) into MMDetection's YOLOX checkpoint
+   (tools/model_converters/yolox_onnx_to_mmdet.py), unless it is already there;
+2. "unprocess" the photos into dark RAW captures (tools/make_unprocessed_coco.py): the train
+   photos by the Sony RX100 VII, the val photos by all five cameras, each at every darkness
+   level (``--darkness``, default 10x, 50x and 200x below a normal exposure);
+3. per seed, train GenISP and its camera-space ablation with tools/train.py through the frozen
+   YOLOX-Nano, on the Sony's captures of the train photos at every darkness level;
+4. score with tools/test.py, each pipeline over every (camera, darkness) pair of the val
+   photos in one run: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP without
+   XYZ, GenISP (each seed); and YOLOX-Nano on the well-lit photos themselves (the oracle);
+5. write report.md, report.json, ap_vs_darkness.png (a plot of AP against darkness per
+   pipeline) and pictures.jpg (the same photos through each pipeline) to the work dir.
+
+    python tools/demo/run_photos.py --coco-root ../shared/datasets/coco-photos
+    python tools/demo/run_photos.py --coco-root /data/coco --max-images 500 --seeds 0 1 2
+
+The pictures show COCO photographs: keep them out of the repository (image rights).
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
+
+from tools.demo.run_demo import (Step, evaluation_job, fingerprint,  # noqa: E402
+                                 package_sources, run_jobs, train_all, read_metrics)
+
+TRAIN_CAMERA = 'sony_rx100m7'
+TEST_CAMERAS = ('nikon_d750', 'canon_eos5dm4', 'sony_a7m3', 'rccb_d750')
+DETECTOR_CHECKPOINT = 'checkpoints/yolox-nano_coco_megvii.pth'
+DETECTOR_ONNX = '../shared/detectors/yolox_nano/yolox_nano.onnx'
+ORACLE_CONFIG = 'configs/detectors/yolox-nano_coco-photos.py'
+#: (key, label, config, learned)
+METHODS = (
+    ('libraw', 'LibRaw conventional ISP', 'configs/photos/baseline_libraw_isp.py', False),
+    ('gain_gamma', 'Packed RAW + gain + gamma', 'configs/photos/baseline_gain_gamma.py', False),
+    ('genisp_camera', 'GenISP without XYZ',
+     'configs/photos/genisp_yolox-nano_photos_camera_space.py', True),
+    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos.py', True),
+)
+ORACLE = ('oracle', 'Well-lit photo (oracle)')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--coco-root', required=True,
+                        help='COCO-format photo folder (e.g. ../shared/datasets/coco-photos or '
+                        'a full COCO copy)')
+    parser.add_argument('--train-ann', default='annotations/instances_train2017.json')
+    parser.add_argument('--train-img-dir', default='train2017')
+    parser.add_argument('--val-ann', default='annotations/instances_val2017.json')
+    parser.add_argument('--val-img-dir', default='val2017')
+    parser.add_argument('--max-images', type=int, default=None,
+                        help='use the first N photos of each split (for a full COCO copy)')
+    parser.add_argument('--darkness', type=float, nargs='+', default=[10, 50, 200],
+                        help='times below a normal exposure')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help='training seeds of the learned ISPs (renders are fixed)')
+    parser.add_argument('--render-seed', type=int, default=0)
+    parser.add_argument('--epochs', type=int, default=None,
+                        help='GenISP training epochs (default: the config\'s)')
+    parser.add_argument('--data', default='data/coco-photos-raw')
+    parser.add_argument('--work-dir', default='work_dirs/photos')
+    parser.add_argument('--detector-onnx', default=DETECTOR_ONNX,
+                        help='official YOLOX-Nano ONNX export, converted once')
+    parser.add_argument('--detector-checkpoint', default=DETECTOR_CHECKPOINT,
+                        help='MMDetection YOLOX-Nano checkpoint (written from --detector-onnx '
+                        'when missing)')
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
+                        help='rendering processes')
+    parser.add_argument('--no-pictures', action='store_true')
+    return parser.parse_args(argv)
+
+
+def darkness_tag(k) -> str:
+    """``10.0 -> 'x10'`` (the folder and file-name tag of a darkness level)."""
+    return f'x{k:g}'
+
+
+def subset_names(cameras, darkness):
+    return [(camera, darkness_tag(k)) for camera in cameras for k in darkness]
+
+
+def check_same_annotations(data, split, subsets):
+    """The (camera, darkness) subsets of a split carry the same images and boxes (the
+    renderer maps each photo's boxes identically for every capture), so one annotation file
+    scores them all; refuse to go on when they do not."""
+    def key(name):
+        with open(osp.join(data, 'annotations', name)) as f:
+            coco = json.load(f)
+        return (sorted((im['id'], im['width'], im['height']) for im in coco['images']),
+                sorted((a['image_id'], tuple(a['bbox']), a['category_id'])
+                       for a in coco['annotations']))
+    names = [f'{camera}_{tag}_{split}.json' for camera, tag in subsets]
+    reference = key(names[0])
+    for name in names[1:]:
+        if key(name) != reference:
+            raise SystemExit(f'{data}/annotations/{name}: images or boxes differ from '
+                             f'{names[0]}; re-render the benchmark')
+
+
+def merge_darkness_levels(data, camera, split, darkness):
+    """``annotations/<camera>_<split>.json``: every darkness level of a camera's captures in
+    one file (file names relative to ``<camera>/``, image and annotation ids made unique),
+    which the training configs read."""
+    merged, images, annotations = None, [], []
+    for level, k in enumerate(darkness):
+        tag = darkness_tag(k)
+        with open(osp.join(data, 'annotations', f'{camera}_{tag}_{split}.json')) as f:
+            coco = json.load(f)
+        merged = merged or coco
+        ids = {}
+        for im in coco['images']:
+            ids[im['id']] = len(images) + 1
+            images.append(dict(im, id=ids[im['id']], source_id=im['id'],
+                               file_name=f'{tag}/{split}/{im["file_name"]}'))
+        for ann in coco['annotations']:
+            annotations.append(dict(ann, id=len(annotations) + 1, image_id=ids[ann['image_id']]))
+    merged = dict(merged, images=images, annotations=annotations)
+    path = osp.join(data, 'annotations', f'{camera}_{split}.json')
+    with open(path + '.tmp', 'w') as f:
+        json.dump(merged, f)
+    os.replace(path + '.tmp', path)
+    return path
+
+
+def render(args, data, env):
+    """Both splits through tools/make_unprocessed_coco.py (resumable: finished files are kept)."""
+    import subprocess
+    common = ['--darkness', *[f'{k:g}' for k in args.darkness], '--seed', str(args.render_seed),
+              '--workers', str(args.workers)]
+    if args.max_images:
+        common += ['--max-images', str(args.max_images)]
+    for split, ann, img_dir, cameras in (
+            ('train', args.train_ann, args.train_img_dir, (TRAIN_CAMERA,)),
+            ('val', args.val_ann, args.val_img_dir, (TRAIN_CAMERA, *TEST_CAMERAS))):
+        cmd = [sys.executable, 'tools/make_unprocessed_coco.py', args.coco_root, ann, data,
+               '--img-dir', img_dir, '--split', split, '--cameras', *cameras, *common]
+        print(' '.join(cmd[1:]), flush=True)
+        if subprocess.run(cmd, cwd=REPO_ROOT, env=env).returncode != 0:
+            raise SystemExit(f'rendering the {split} split failed (command above)')
+
+
+def convert_detector(onnx_path, checkpoint, env):
+    import subprocess
+    if osp.isfile(checkpoint):
+        print(f'already converted: {checkpoint}')
+        return
+    if not osp.isfile(onnx_path):
+        raise SystemExit(f'YOLOX-Nano ONNX weights not found: {onnx_path} (the official Megvii '
+                         'export; see ../shared/detectors/yolox_nano/README.md)')
+    cmd = [sys.executable, 'tools/model_converters/yolox_onnx_to_mmdet.py', onnx_path,
+           checkpoint]
+    if subprocess.run(cmd, cwd=REPO_ROOT, env=env).returncode != 0:
+        raise SystemExit('converting the YOLOX-Nano weights failed (needs the optional extra: '
+                         'pip install onnx onnxruntime)')
+
+
+def rendering_key(data):
+    """What the renders depend on: the manifest's spec, cameras and splits (not its record of
+    the last run, which changes with every resumed run) and the annotation files."""
+    with open(osp.join(data, 'manifest.json')) as f:
+        manifest = json.load(f)
+    splits = {name: {k: v for k, v in split.items() if k != 'last_run'}
+              for name, split in manifest['splits'].items()}
+    annotations = sorted(osp.join(data, 'annotations', name)
+                         for name in os.listdir(osp.join(data, 'annotations')))
+    return fingerprint(manifest['spec'], manifest['cameras'], splits, *annotations)
+
+
+def evaluation_config(config, work_dir, data, subsets):
+    """A copy of ``config`` whose test set is every (camera, darkness) val subset, each scored
+    separately (ConcatDatasetEvaluator over mmdet's ConcatDataset), written to
+    ``work_dir/config.py`` for tools/test.py."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    template = cfg.test_dataloader.dataset
+    datasets = []
+    for camera, tag in subsets:
+        dataset = copy.deepcopy(template)
+        dataset.update(data_root=data.rstrip('/') + '/',
+                       ann_file=f'annotations/{camera}_{tag}_val.json',
+                       data_prefix=dict(img=f'{camera}/{tag}/val/'))
+        datasets.append(dataset)
+    # mmdet's ConcatDataset hands each subset's metainfo (its own annotation file) to the
+    # metric at the same position
+    cfg.test_dataloader.dataset = dict(type='ConcatDataset', datasets=datasets)
+    cfg.test_evaluator = dict(type='ConcatDatasetEvaluator',
+                              metrics=[dict(cfg.test_evaluator) for _ in subsets],
+                              dataset_prefixes=[f'{camera}_{tag}' for camera, tag in subsets])
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'config.py')
+    cfg.dump(path)
+    return path
+
+
+def read_subset_metrics(eval_dir, subsets):
+    """``{camera: {tag: {'AP', 'AP50'}}}`` from the json log of a multi-subset test run. A
+    subset on which the detector found nothing above its score threshold has no metrics in
+    the log (mmdet logs "results ... empty" instead): it scores 0."""
+    runs = sorted(d for d in os.listdir(eval_dir) if osp.isfile(osp.join(eval_dir, d, f'{d}.json')))
+    if not runs:
+        raise SystemExit(f'no test log found under {eval_dir}')
+    with open(osp.join(eval_dir, runs[-1], f'{runs[-1]}.json')) as f:
+        record = json.loads(f.readlines()[-1])
+    with open(osp.join(eval_dir, 'test.log')) as f:
+        some_empty = 'testing results of the whole dataset is empty' in f.read()
+    out = {}
+    for camera, tag in subsets:
+        key = f'{camera}_{tag}/coco/bbox_mAP'  # <dataset prefix>/<metric prefix>/<name>
+        if key in record:
+            metrics = dict(AP=record[key], AP50=record[key + '_50'])
+        elif some_empty:
+            metrics = dict(AP=0.0, AP50=0.0)
+        else:
+            raise SystemExit(f'{eval_dir}: no COCO metrics for {camera} {tag} in {runs[-1]}')
+        out.setdefault(camera, {})[tag] = metrics
+    return out
+
+
+def evaluation(results, result_key, label, config, checkpoint, eval_dir, cfg_options, key,
+               read):
+    """A tools/test.py job that stores ``read()`` (its metrics) in ``results[result_key]``
+    and in ``eval_dir/metrics.json``; ``None`` (and the stored metrics) when that file was
+    written for the same ``key`` (config, weights, renders, plugin source)."""
+    stamp = osp.join(eval_dir, 'metrics.json')
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            cached = json.load(f)
+        if cached.get('key') == key:
+            print(f'{label}: cached ({stamp})')
+            results[result_key] = cached['metrics']
+            return None
+    job = evaluation_job(label, config, checkpoint, eval_dir, cfg_options)
+
+    def finish():
+        metrics = results[result_key] = read()
+        with open(stamp + '.tmp', 'w') as f:
+            json.dump(dict(key=key, metrics=metrics), f)
+        os.replace(stamp + '.tmp', stamp)
+        return metrics
+    job.on_success = finish
+    return job
+
+
+def printed(label, metrics):
+    print(f'  {label:<36} AP {metrics["AP"]:.3f}  AP50 {metrics["AP50"]:.3f}', flush=True)
+    return metrics
+
+
+def report_subset_metrics(label, eval_dir, subsets):
+    """:func:`read_subset_metrics`, printing the unseen cameras' mean AP per darkness level."""
+    metrics = read_subset_metrics(eval_dir, subsets)
+    tags = list(dict.fromkeys(tag for _, tag in subsets))
+    means = [sum(metrics[c][t]['AP'] for c in TEST_CAMERAS) / len(TEST_CAMERAS) for t in tags]
+    print(f'  {label:<36} unseen-camera AP ' +
+          '  '.join(f'{t} {m:.3f}' for t, m in zip(tags, means)), flush=True)
+    return metrics
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    work_dir = osp.abspath(args.work_dir)
+    data = osp.abspath(args.data)
+    coco_root = osp.abspath(args.coco_root)
+    os.makedirs(work_dir, exist_ok=True)
+    env = dict(os.environ, GENISP_PHOTOS_ROOT=data.rstrip('/') + '/',
+               GENISP_COCO_ROOT=coco_root.rstrip('/') + '/')
+    subsets = subset_names((TRAIN_CAMERA, *TEST_CAMERAS), args.darkness)
+
+    with Step('YOLOX-Nano, COCO-pretrained: official weights -> MMDetection checkpoint'):
+        detector = osp.abspath(args.detector_checkpoint)
+        convert_detector(osp.abspath(args.detector_onnx), detector, env)
+
+    with Step(f'Unprocessing the photos of {coco_root} into dark RAW captures ({data})'):
+        render(args, data, env)
+        check_same_annotations(data, 'val', subsets)
+        merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.darkness)
+    data_key = rendering_key(data)
+
+    epochs = [f'train_cfg.max_epochs={args.epochs}'] if args.epochs else []
+    learned = [(key, label, config) for key, label, config, is_learned in METHODS if is_learned]
+    with Step(f'Training GenISP on {TRAIN_CAMERA} (train photos, every darkness level) through '
+              f'the frozen YOLOX-Nano, with and without XYZ, seeds {args.seeds}'):
+        specs = [(f'{label} (seed {seed})', config, osp.join(work_dir, f'{key}_seed{seed}'),
+                  # tools/test.py scores every (camera, darkness) pair next: no validation
+                  [f'model.detector_checkpoint={detector}', f'randomness.seed={seed}',
+                   'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None', *epochs],
+                  fingerprint(config, 'configs/photos/genisp_yolox-nano_photos.py',
+                              'configs/photos/_base_/photos_data.py', detector, data_key,
+                              seed, epochs, *package_sources()))
+                 for seed in args.seeds for key, label, config in learned]
+        finals = train_all(specs, env)
+        checkpoints = {(spec[2]): final for spec, final in zip(specs, finals)}
+
+    with Step('Scoring every pipeline on every (camera, darkness) pair with tools/test.py'):
+        jobs, results = [], {}
+        for key, label, config, is_learned in METHODS:
+            for seed in (args.seeds if is_learned else [None]):
+                run = key if seed is None else f'{key}_seed{seed}'
+                eval_dir = osp.join(work_dir, 'eval', run)
+                eval_config = evaluation_config(config, eval_dir, data, subsets)
+                ckpt = checkpoints[osp.join(work_dir, run)] if is_learned else None
+                seed_label = label if seed is None else f'{label} (seed {seed})'
+                jobs.append(evaluation(
+                    results.setdefault(key, {}), str(seed), seed_label, eval_config, ckpt,
+                    eval_dir, [f'model.detector_checkpoint={detector}'],
+                    fingerprint(eval_config, ckpt, detector, data_key, *package_sources()),
+                    lambda d=eval_dir, name=seed_label: report_subset_metrics(name, d, subsets)))
+        oracle_dir = osp.join(work_dir, 'eval', ORACLE[0])
+        val_ann = osp.join(coco_root, args.val_ann)
+        jobs.append(evaluation(
+            results, ORACLE[0], ORACLE[1], ORACLE_CONFIG, detector, oracle_dir,
+            [f'test_dataloader.dataset.ann_file={args.val_ann}',
+             f'test_dataloader.dataset.data_prefix.img={args.val_img_dir}/',
+             f'test_evaluator.ann_file={val_ann}'],
+            fingerprint(ORACLE_CONFIG, detector, val_ann, args.val_img_dir, coco_root),
+            lambda: printed(ORACLE[1], read_metrics(oracle_dir))))
+        run_jobs([job for job in jobs if job is not None], env)
+
+    with Step('Writing the report, the plot and the picture grid'):
+        from tools.demo.photos_report import write_photos_report
+        write_photos_report(work_dir, data, results, dict(
+            train_camera=TRAIN_CAMERA, test_cameras=list(TEST_CAMERAS),
+            darkness=[darkness_tag(k) for k in args.darkness], seeds=args.seeds,
+            methods=[m[:3] for m in METHODS], oracle=ORACLE,
+            val_photos=osp.join(coco_root, args.val_img_dir),
+            detector=detector, checkpoints={k: v for k, v in checkpoints.items()},
+            work_dir=work_dir, pictures=not args.no_pictures),
+            elapsed=time.time() - start)
+    print(f'\nFinished in {(time.time() - start) / 60:.1f} min. Report: {work_dir}/report.md')
+
+
+if __name__ == '__main__':
+    main()
