@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from .cameras import DEFAULT_CAMERAS, camera_seed_key, capture_bayer, get_camera
-from .dataset import _Progress
+from .dataset import _Progress, load_manifest
 from .dng import write_dng
 from .scenes import illuminant_xyz
 from .unprocess import (CCT_RANGE, MAX_ISO, bayer_cells, exposure_deficit, relight_xyz,
@@ -230,15 +230,6 @@ def _coco_for(source: dict, images: list, anns_by_image: dict, records: dict, ca
                 genisp_unprocess=spec.to_dict())
     return {'info': info, 'licenses': source.get('licenses', []), 'images': out_images,
             'annotations': out_anns, 'categories': source.get('categories', [])}
-
-
-def load_manifest(out: str | os.PathLike) -> dict | None:
-    """``OUT/manifest.json`` as a dict, or ``None``."""
-    path = Path(out) / 'manifest.json'
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def _incompatibility(manifest: dict, spec: UnprocessSpec, cameras: dict, split: str,
