@@ -26,6 +26,7 @@ import copy
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 import time
 
@@ -114,7 +115,7 @@ def merge_darkness_levels(data, camera, split, darkness):
     one file (file names relative to ``<camera>/``, image and annotation ids made unique),
     which the training configs read."""
     merged, images, annotations = None, [], []
-    for level, k in enumerate(darkness):
+    for k in darkness:
         tag = darkness_tag(k)
         with open(osp.join(data, 'annotations', f'{camera}_{tag}_{split}.json')) as f:
             coco = json.load(f)
@@ -136,7 +137,6 @@ def merge_darkness_levels(data, camera, split, darkness):
 
 def render(args, data, env):
     """Both splits through tools/make_unprocessed_coco.py (resumable: finished files are kept)."""
-    import subprocess
     common = ['--darkness', *[f'{k:g}' for k in args.darkness], '--seed', str(args.render_seed),
               '--workers', str(args.workers)]
     if args.max_images:
@@ -152,7 +152,6 @@ def render(args, data, env):
 
 
 def convert_detector(onnx_path, checkpoint, env):
-    import subprocess
     if osp.isfile(checkpoint):
         print(f'already converted: {checkpoint}')
         return
@@ -336,7 +335,7 @@ def main(argv=None):
             darkness=[darkness_tag(k) for k in args.darkness], seeds=args.seeds,
             methods=[m[:3] for m in METHODS], oracle=ORACLE,
             val_photos=osp.join(coco_root, args.val_img_dir),
-            detector=detector, checkpoints={k: v for k, v in checkpoints.items()},
+            detector=detector, checkpoints=checkpoints,
             work_dir=work_dir, pictures=not args.no_pictures),
             elapsed=time.time() - start)
     print(f'\nFinished in {(time.time() - start) / 60:.1f} min. Report: {work_dir}/report.md')
