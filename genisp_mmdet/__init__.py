@@ -5,10 +5,17 @@ Importing this package registers its transforms, datasets, models, hooks, evalua
 optimizer constructor in MMDetection's registries (configs do it with
 ``custom_imports = dict(imports=['genisp_mmdet'], allow_failed_imports=False)``), and
 allow-lists the non-tensor types of mmengine checkpoints for torch's weights-only loading.
+
+Without MMDetection installed only the RAW reader and packing (``genisp_mmdet.raw``: rawpy +
+NumPy) are available, which is what a deployment running an exported ISP needs
+(README, "Use a trained model").
 """
-from . import color, datasets, engine, evaluation, models  # noqa: F401  (registers modules)
-from .engine import allow_mmengine_checkpoints
+from importlib.util import find_spec
 
 __version__ = '0.1.0'
 
-allow_mmengine_checkpoints()
+if find_spec('mmdet') is not None:
+    from . import apis, color, datasets, engine, evaluation, models  # noqa: F401  (registers)
+    from .engine import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()

@@ -55,6 +55,32 @@ def label_image(image: np.ndarray, text: str) -> np.ndarray:
     return image
 
 
+#: Box colours (RGB), cycled by class index.
+BOX_COLOURS = ((230, 60, 60), (60, 120, 255), (250, 200, 40), (60, 220, 120), (200, 80, 220),
+               (40, 200, 220))
+
+
+def draw_detections(image: np.ndarray, bboxes, scores, labels, classes: Sequence[str],
+                    score_thr: float = 0.3) -> np.ndarray:
+    """Boxes ``(N, 4)`` (``x0, y0, x1, y1`` in the image's pixels) with ``score >= score_thr``
+    drawn on a copy of an ``(H, W, 3)`` uint8 RGB image, labelled with class and score; line
+    width and text grow with the image."""
+    image = np.ascontiguousarray(image.copy())
+    thickness = max(1, round(max(image.shape[:2]) / 500))
+    font = 0.3 * thickness
+    for box, score, label in zip(np.asarray(bboxes, np.float64), np.asarray(scores),
+                                 np.asarray(labels)):
+        if score < score_thr:
+            continue
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        colour = BOX_COLOURS[int(label) % len(BOX_COLOURS)]
+        cv2.rectangle(image, (x0, y0), (x1, y1), colour, thickness)
+        cv2.putText(image, f'{classes[int(label)][:10]} {float(score):.2f}',
+                    (x0, max(8 * thickness, y0 - 2)), cv2.FONT_HERSHEY_SIMPLEX, font, colour,
+                    thickness, cv2.LINE_AA)
+    return image
+
+
 def grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 4) -> np.ndarray:
     """Tile equally-sized ``(H, W, 3)`` uint8 images into one picture with white gaps."""
     h, w = rows[0][0].shape[:2]

@@ -54,3 +54,46 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+DEMO_CONFIG = str(REPO_ROOT / 'configs' / 'demo' / 'genisp_demo.py')
+#: The demo config with every detection kept: an untrained detector's scores are low.
+KEEP_ALL = {'model.detector.test_cfg.score_thr': 0.0}
+
+
+def demo_dngs(root, num_test=3, width=128, height=96, seed=5):
+    """Dark DNGs of the demo benchmark's unseen camera (Nikon D750 matrix, GBRG)."""
+    from genisp_mmdet.synthetic import DemoDatasetSpec, SceneConfig, generate_demo_dataset
+    root = Path(root, 'demo')  # the generator creates the folder itself
+    generate_demo_dataset(root, DemoDatasetSpec(num_train=1, num_test=num_test, seed=seed,
+                                                scene=SceneConfig(width=width, height=height)),
+                          workers=1, progress=False)
+    return sorted(Path(root, 'nikon_d750', 'test').glob('*.dng'))
+
+
+def save_genisp_checkpoint(path, config=DEMO_CONFIG, seed=0, cfg_options=None) -> str:
+    """A checkpoint as tools/train.py saves one, of ``config``'s model with its ISP's parameter
+    nets moved off their identity start (so gains and matrix differ per image) and the
+    detector's convolutions at random variance-keeping weights (no pretrained weights needed,
+    yet its outputs depend on the image)."""
+    from mmdet.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(cfg_options or {}, **{'model.detector_checkpoint': None}))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    isp = model.data_preprocessor.isp
+    for net in (isp.conv_wb.net, isp.conv_cc.net):
+        torch.nn.init.normal_(net.mlp[-1].weight, std=0.5)
+    # a freshly initialised head predicts nearly the same everywhere (small normal weights,
+    # a prior bias): variance-keeping weights make the outputs depend on the image
+    for module in model.detector.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity='linear')
+            if module.bias is not None:
+                torch.nn.init.normal_(module.bias, std=0.5)
+    classes = cfg.get('demo_classes') or None
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=classes) if classes else {})), path)
+    return str(path)

@@ -1,7 +1,7 @@
 """Data preprocessor that turns batches of packed RAW images into detector inputs through GenISP."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.utils import is_seq_of
@@ -55,16 +55,41 @@ class RawDetDataPreprocessor(DetDataPreprocessor):
 
     def render(self, images: Sequence[torch.Tensor]) -> List[torch.Tensor]:
         """ISP over a list of ``(3, H, W)`` images -> list of ``(3, H, W)`` RGB in ~[0, 1]."""
-        images = [img.float() * self.input_scale for img in images]
         if self.isp is None:
-            return images
-        if all(img.shape == images[0].shape for img in images):
-            return list(self.isp(torch.stack(images)).unbind(0))
-        return [self.isp(img[None])[0] for img in images]
+            return self._scaled(images)
+        return [out['image'] for out in self._run_isp(lambda x: dict(image=self.isp(x)), images)]
 
-    def forward(self, data: dict, training: bool = False) -> dict:
-        data = self.cast_data(data)
-        inputs = data['inputs']
+    def render_with_params(self, images: Sequence[torch.Tensor]) -> List[Dict[str, torch.Tensor]]:
+        """Like :meth:`render`, but one dict per image: ``image`` ``(3, H, W)`` and, for an ISP
+        with ``forward_with_params`` (GenISP), its per-image parameters (``wb_gains`` ``(3,)``,
+        ``cc_matrix`` ``(3, 3)``, ...) from the same call that rendered the image."""
+        if self.isp is None:
+            return [dict(image=img) for img in self._scaled(images)]
+        run = getattr(self.isp, 'forward_with_params', None) or \
+            (lambda x: dict(image=self.isp(x)))
+        return self._run_isp(run, images)
+
+    def _scaled(self, images: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        return [img.float() * self.input_scale for img in images]
+
+    def _run_isp(self, run, images: Sequence[torch.Tensor]) -> List[Dict[str, torch.Tensor]]:
+        """``run`` (batch -> dict of batched outputs) on every image at its own size, in one
+        batched call when all sizes agree; returns one dict per image."""
+        images = self._scaled(images)
+        if all(img.shape == images[0].shape for img in images):
+            groups = [torch.stack(images)]
+        else:
+            groups = [img[None] for img in images]
+        outputs = []
+        for group in groups:
+            out = run(group)
+            outputs += [{key: value[i] for key, value in out.items()}
+                        for i in range(group.shape[0])]
+        return outputs
+
+    def check_inputs(self, inputs) -> List[torch.Tensor]:
+        """The batch's packed RAW images as a list of float ``(3, H, W)`` tensors, or a clear
+        error."""
         if isinstance(inputs, torch.Tensor):
             inputs = list(inputs.unbind(0))
         elif not is_seq_of(inputs, torch.Tensor):
@@ -77,8 +102,19 @@ class RawDetDataPreprocessor(DetDataPreprocessor):
             if not img.is_floating_point():
                 raise TypeError('RawDetDataPreprocessor expects float packed RAW images '
                                 f'(LoadRawImageFromFile), got {img.dtype}')
-        data['inputs'] = [img * DETECTOR_PIXEL_SCALE for img in self.render(inputs)]
+        return inputs
+
+    def detector_inputs(self, data: dict, rendered: Sequence[torch.Tensor],
+                        training: bool = False) -> dict:
+        """Step 3 on the ISP's ``rendered`` images (``data`` already cast to the device): the
+        batch as the detector's own preprocessor would have prepared it."""
+        data = dict(data, inputs=[img * DETECTOR_PIXEL_SCALE for img in rendered])
         return super().forward(data, training)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast_data(data)
+        return self.detector_inputs(data, self.render(self.check_inputs(data['inputs'])),
+                                    training)
 
     def recover_isp_output(self, batch_inputs: torch.Tensor,
                            data_samples: Optional[list] = None) -> List[torch.Tensor]:

@@ -191,9 +191,10 @@ class ShallowConvNet(nn.Module):
         return (out + conv.bias.view(-1, 1)).view(batch, -1, height, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():
             # inductor fuses the plain layers itself; traced, the eager kernels above were
-            # about 2x slower (the in-place activation and the matmul break its fusion)
+            # about 2x slower (the in-place activation and the matmul break its fusion). An
+            # export traces the plain layers too: the batch-size branch would be frozen in.
             return self.body(x)
         for _, stage in self.stages():
             x = stage(x)

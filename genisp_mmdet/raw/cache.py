@@ -20,7 +20,6 @@ from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from .errors import PathLike, RawFileNotFoundError, RawReadError, TruncatedRawError
 from .reader import RAW_META_FIELDS, PackedRaw, read_raw
@@ -203,5 +202,7 @@ def load_packed_cache(npy_path: PathLike) -> PackedRaw:
 def widen_to_float32(array: np.ndarray) -> np.ndarray:
     """float16 -> float32, exact. torch's vectorised half conversion took 1.3 ms for a
     1333x703x3 image where NumPy's ``astype`` took 4.4 ms (the whole cache read is ~3 ms):
-    measured on the project's 2-core machine, one thread each."""
+    measured on the project's 2-core machine, one thread each. (Imported here: the reader
+    and the packing run without torch.)"""
+    import torch
     return torch.from_numpy(np.ascontiguousarray(array)).float().numpy()

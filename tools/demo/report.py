@@ -14,62 +14,38 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import load_checkpoint
 
-from genisp_mmdet.engine import render_for_display
+from genisp_mmdet.apis import GenISPInferencer
+from genisp_mmdet.visualization import draw_detections as draw_boxes
 from genisp_mmdet.visualization import grid, label_image
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 PICTURE_SCENES = 4
 SCORE_THR = 0.3
-COLOURS = [(230, 60, 60), (60, 120, 255), (250, 200, 40), (60, 220, 120)]
 
 
 def draw_detections(image, instances, classes):
-    image = np.ascontiguousarray(image.copy())
-    keep = instances.scores >= SCORE_THR
-    for box, label, score in zip(instances.bboxes[keep], instances.labels[keep],
-                                 instances.scores[keep]):
-        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-        colour = COLOURS[int(label) % len(COLOURS)]
-        cv2.rectangle(image, (x0, y0), (x1, y1), colour, 1)
-        cv2.putText(image, f'{classes[int(label)][:4]} {float(score):.2f}', (x0, max(8, y0 - 2)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.3, colour, 1, cv2.LINE_AA)
-    return image
+    """mmdet ``pred_instances`` drawn on ``image`` (score >= ``SCORE_THR``)."""
+    return draw_boxes(image, instances.bboxes.cpu().numpy(), instances.scores.cpu().numpy(),
+                      instances.labels.cpu().numpy(), classes, score_thr=SCORE_THR)
 
 
-def _upscale(image, factor=2):
-    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
-
-
-@torch.no_grad()
 def pipeline_pictures(config, checkpoint, detector, paths, classes, upscale=2):
     """Each RAW file of ``paths`` through ``config``'s pipeline and model (ISP weights from
     ``checkpoint``, detector from ``detector``): the ISP's rendering with the detections drawn,
     ``upscale`` times its packed size."""
-    cfg = Config.fromfile(config)
-    cfg.model.detector_checkpoint = detector
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    model.eval()
-    pipeline = Compose([t for t in cfg.test_dataloader.dataset.pipeline
-                        if t['type'] not in ('LoadAnnotations', 'AlignRawAnnotations')])
+    inferencer = GenISPInferencer(config, checkpoint, 'cpu',
+                                  cfg_options={'model.detector_checkpoint': detector})
     tiles = []
-    for path in paths:
-        batch = pseudo_collate([pipeline(dict(img_path=path, img_id=0))])
-        result = model.test_step(batch)[0]
-        image = render_for_display(model, batch['inputs'], [result])[0]
-        if upscale != 1:
-            image = _upscale(image, upscale)
-        tiles.append(draw_detections(image, _scaled(result.pred_instances, upscale), classes))
+    for result in inferencer(paths, return_rendering=True):
+        # the packed image is half the visible frame the boxes are in
+        scale = upscale / 2
+        height, width = (round(side * scale) for side in result.frame_shape)
+        image = cv2.resize(result.rendering, (width, height),
+                           interpolation=cv2.INTER_NEAREST if upscale > 1 else cv2.INTER_AREA)
+        tiles.append(draw_boxes(image, result.bboxes * scale, result.scores, result.labels,
+                                classes, score_thr=SCORE_THR))
     return tiles
-
-
-def _scaled(instances, factor):
-    instances = instances.clone()
-    instances.bboxes = instances.bboxes * factor
-    return instances
 
 
 @torch.no_grad()
