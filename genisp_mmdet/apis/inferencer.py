@@ -9,6 +9,8 @@ rendering and the parameters it rendered with, out.
 """
 from __future__ import annotations
 
+import glob
+import os
 import os.path as osp
 import warnings
 from dataclasses import dataclass, field
@@ -94,9 +96,6 @@ def expand_raw_inputs(inputs: Iterable[str],
         FileNotFoundError: an input names nothing (a missing path, a folder without RAW
             files, a pattern without matches); the message lists every such input.
     """
-    import glob
-    import os
-
     extensions = tuple(e.lower() for e in extensions)
     found, empty = [], []
     for item in inputs:
@@ -113,9 +112,11 @@ def expand_raw_inputs(inputs: Iterable[str],
             empty.append(item)
         found += [osp.abspath(p) for p in matches]
     if empty:
-        raise FileNotFoundError('no RAW files found for: ' + ', '.join(
-            f'{item!r} ({"a folder without " + "/".join(extensions[:6]) + "... files" if osp.isdir(item) else "no such file or no match"})'  # noqa: E501
-            for item in empty))
+        def why(item):
+            return ('a folder without RAW files' if osp.isdir(item)
+                    else 'no such file, or a pattern without matches')
+        raise FileNotFoundError('no RAW files found for: ' +
+                                ', '.join(f'{item!r} ({why(item)})' for item in empty))
     return sorted(set(found))
 
 

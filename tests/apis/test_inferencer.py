@@ -118,7 +118,7 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
         GenISPInferencer(DEMO_CONFIG, str(tmp_path / 'missing.pth'), 'cpu')
 
 
-def test_expand_raw_inputs(tmp_path, dngs):
+def test_expand_raw_inputs(tmp_path):
     nested = tmp_path / 'a' / 'b'
     nested.mkdir(parents=True)
     (nested / 'x.ARW').write_bytes(b'1')
