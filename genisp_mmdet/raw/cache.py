@@ -18,7 +18,6 @@ import uuid
 import time
 from typing import Any, Dict, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from .errors import PathLike, RawFileNotFoundError, RawReadError, TruncatedRawError
@@ -72,6 +71,7 @@ def resize_to_fit(image: np.ndarray, scale: Optional[Tuple[int, int]]) -> np.nda
         return image
     # INTER_AREA averages whole source pixels: the right anti-aliasing for a downscale of
     # noisy low-light data (bilinear would alias the noise).
+    import cv2  # only the cache converter resizes: the reader runs on rawpy + NumPy alone
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 

@@ -174,7 +174,7 @@ def test_export_tool_writes_and_verifies_every_model(dngs, tmp_path):
 
 STANDALONE = r'''
 import sys
-for name in ('torch', 'torchvision', 'mmdet', 'mmengine', 'mmcv'):
+for name in ('torch', 'torchvision', 'mmdet', 'mmengine', 'mmcv', 'cv2'):
     sys.modules[name] = None  # not installed, as far as this process can tell
 sys.path.insert(0, sys.argv[1])
 import numpy as np
@@ -186,11 +186,11 @@ x = np.ascontiguousarray(packed.transpose(2, 0, 1))[None]
 session = onnxruntime.InferenceSession(sys.argv[3], providers=['CPUExecutionProvider'])
 image, gains, matrix = session.run(None, {'packed_raw': x})
 np.save(sys.argv[4], image)
-print('torch' in sys.modules and sys.modules['torch'] is not None)
+print(any(sys.modules.get(m) is not None for m in ('torch', 'mmdet', 'cv2')))
 '''
 
 
-def test_packing_and_exported_isp_run_without_mmdetection_or_torch(dngs, tmp_path):
+def test_packing_and_exported_isp_run_without_mmdetection_torch_or_opencv(dngs, tmp_path):
     checkpoint = save_genisp_checkpoint(tmp_path / 'genisp.pth')
     inferencer = GenISPInferencer(DEMO_CONFIG, checkpoint, 'cpu')
     isp = ExportableISP(inferencer.model.data_preprocessor).eval()
@@ -201,7 +201,7 @@ def test_packing_and_exported_isp_run_without_mmdetection_or_torch(dngs, tmp_pat
                            str(tmp_path / 'isp.onnx'), str(tmp_path / 'image.npy')],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == 'False'  # torch was never imported
+    assert proc.stdout.strip() == 'False'  # torch, mmdet, cv2 never imported
     with torch.no_grad():
         expected = isp(inferencer.load(str(dngs[0]))['inputs'][None])[0]
     np.testing.assert_allclose(np.load(tmp_path / 'image.npy'), expected.numpy(), atol=2e-5)
