@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
 
 
 class ConfigError(RuntimeError):
@@ -92,6 +93,17 @@ def fail(message: str, code: int = 2) -> None:
     """Print one clear line to stderr and exit (no traceback for user errors)."""
     print(f'error: {message}', file=sys.stderr)
     sys.exit(code)
+
+
+def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """:func:`load_config` for a command-line tool that builds models itself (no runner): a
+    config error ends it with one line, and registry names resolve in the config's scope."""
+    try:
+        cfg = load_config(path, cfg_options)
+    except ConfigError as exc:
+        fail(str(exc))
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return cfg
 
 
 def parse_runner_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:

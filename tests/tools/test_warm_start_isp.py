@@ -35,9 +35,10 @@ def test_warm_start_moves_the_isp_to_the_target_rendering_only(tmp_path):
     torch.manual_seed(0)
     cold = MODELS.build(cfg.model)
     cold.init_weights()
-    warm = GenISPInferencer(DEMO_CONFIG, str(out), 'cpu').model
+    inferencer = GenISPInferencer(DEMO_CONFIG, str(out), 'cpu')
+    warm = inferencer.model
     target = MODELS.build(dict(type='GainGammaISP', color_space='xyz'))
-    x = GenISPInferencer(DEMO_CONFIG, str(out), 'cpu').load(str(dngs[0]))['inputs'][None]
+    x = inferencer.load(str(dngs[0]))['inputs'][None]
     with torch.no_grad():
         error = {name: float((m.data_preprocessor.isp(x) - target(x)).abs().mean())
                  for name, m in (('cold', cold), ('warm', warm))}

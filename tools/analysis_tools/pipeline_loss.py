@@ -21,12 +21,11 @@ sys.path.insert(0, REPO_ROOT)
 
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmengine.runner.checkpoint import load_checkpoint  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
-from genisp_mmdet.engine.launch import ConfigError, fail, load_config  # noqa: E402
+from genisp_mmdet.engine.launch import ConfigError, fail, load_tool_config  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
 
 
@@ -78,11 +77,7 @@ def mean_losses(model, dataloader, max_batches=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-    except ConfigError as exc:
-        fail(str(exc))
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     loader_cfg = cfg.get(f'{args.split}_dataloader')
     if not loader_cfg:
         fail(f'{args.config} has no {args.split}_dataloader')

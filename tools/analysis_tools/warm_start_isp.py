@@ -29,11 +29,10 @@ sys.path.insert(0, REPO_ROOT)
 
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
-from genisp_mmdet.engine.launch import ConfigError, fail, load_config  # noqa: E402
+from genisp_mmdet.engine.launch import fail, load_tool_config  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
 
 
@@ -81,11 +80,7 @@ def warm_start(isp, target, loader, steps, lr, log_every=20):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-    except ConfigError as exc:
-        fail(str(exc))
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     torch.manual_seed(args.seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
