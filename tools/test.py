@@ -22,6 +22,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
+from genisp_mmdet.engine.checkpoint import (CheckpointMismatchError, check_state_fits,  # noqa: E402
+                                            load_model_state)
 from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
                                         fail, parse_runner_args, prepare_config)
 
@@ -69,10 +71,20 @@ def main(argv=None):
         fail(str(exc))
     with distributed_session(cfg):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        if args.checkpoint is not None and '://' not in args.checkpoint:
+            # the runner loads with strict=False: weights that do not fit would leave the
+            # detector random and score zero AP with only a warning in the log
+            try:
+                state, _ = load_model_state(args.checkpoint)
+                if not check_state_fits(model, state, args.checkpoint):
+                    # ISP-only weights: the detector comes from its detector_checkpoint
+                    model.init_weights()
+            except CheckpointMismatchError as exc:
+                fail(str(exc))
         if args.checkpoint is None:
             # The runner initialises weights only when training; here init_weights loads the
             # detector's pretrained checkpoint (and the ISP from --isp-from).
-            model = runner.model.module if hasattr(runner.model, 'module') else runner.model
             isp = getattr(model.data_preprocessor, 'isp', None)
             learned = isp is not None and any(p.requires_grad for p in isp.parameters())
             if learned and not args.isp_from:

@@ -22,12 +22,12 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
 from ..datasets.coco_ids import COCO_CLASSES
+from ..engine.checkpoint import check_state_fits, load_model_state
 from ..engine.launch import load_config
 from ..models.data_preprocessor import RawDetDataPreprocessor
 from ..raw import PackedRaw, RawReadError
@@ -186,32 +186,14 @@ class GenISPInferencer:
                 warnings.warn('GenISPInferencer: no weights given - the learnable ISP keeps its '
                               'initial (untrained) weights')
             return None
-        if not osp.isfile(weights):
-            raise FileNotFoundError(f'checkpoint not found: {weights}')
-        checkpoint = _load_checkpoint(weights, map_location='cpu')
-        state = checkpoint.get('state_dict', checkpoint)
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
-        if isp_only:
-            state = {k: v for k, v in state.items() if k.startswith('data_preprocessor.')}
-            if not state:
-                raise ValueError(f'{weights} holds no ISP weights (data_preprocessor.*)')
-        has_detector = any(k.startswith('detector.') for k in state)
-        required = ('data_preprocessor.', 'detector.') if has_detector else ('data_preprocessor.',)
-        expected = self.model.state_dict().keys()
-        missing = [k for k in expected if k.startswith(required) and k not in state]
-        unexpected = [k for k in state if k not in expected]
-        if missing or unexpected:
-            raise ValueError(
-                f'{weights} does not fit the config\'s model: {len(missing)} missing keys '
-                f'{missing[:4]}, {len(unexpected)} unexpected keys {unexpected[:4]} '
-                '(was it trained with this config?)')
+        state, meta = load_model_state(weights, isp_only)
+        has_detector = check_state_fits(self.model, state, weights)
         if not has_detector:
             # an ISP-only state dict: the detector comes from the config's detector_checkpoint
             self.model.init_weights()
         self.model.load_state_dict(state, strict=False)
         # an ISP trained on another dataset says nothing about this detector's classes
-        return None if isp_only else checkpoint.get('meta')
+        return None if isp_only else meta
 
     @staticmethod
     def _pipelines(cfg: Config) -> Tuple[Compose, Compose]:

@@ -56,3 +56,63 @@ def allow_mmengine_checkpoints() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:
         add_safe_globals(mmengine_checkpoint_types())
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights do not fit the model built from the config."""
+
+
+def load_model_state(path: str, isp_only: bool = False) -> tuple[dict, dict | None]:
+    """The state dict of a run's checkpoint (``module.`` prefixes of DDP runs dropped; with
+    ``isp_only`` just the ISP's weights, ``data_preprocessor.*``) and its ``meta``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CheckpointMismatchError: ``isp_only`` and the file holds no ISP weights.
+    """
+    import os.path as osp
+
+    from mmengine.runner.checkpoint import _load_checkpoint
+    if '://' not in path and not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    checkpoint = _load_checkpoint(path, map_location='cpu')
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    if isp_only:
+        state = {k: v for k, v in state.items() if k.startswith('data_preprocessor.')}
+        if not state:
+            raise CheckpointMismatchError(f'{path} holds no ISP weights (data_preprocessor.*)')
+    return state, checkpoint.get('meta')
+
+
+def check_state_fits(model: torch.nn.Module, state: dict, path: str) -> bool:
+    """Refuses weights that would leave part of a GenISP model untrained without a word.
+
+    A run's checkpoint holds the ISP (``data_preprocessor.*``) and the frozen detector
+    (``detector.*``); an ISP-only state dict is accepted too (the detector then comes from the
+    config's ``detector_checkpoint``). Anything else - a bare detector checkpoint
+    (``backbone.*``), or weights of another ISP or detector - is an error naming the file and
+    a few of the keys, where loading with ``strict=False`` would keep random weights and
+    score zero AP.
+
+    Returns:
+        Whether ``state`` includes the detector's weights.
+
+    Raises:
+        CheckpointMismatchError: missing or unexpected keys.
+    """
+    has_detector = any(k.startswith('detector.') for k in state)
+    required = ('data_preprocessor.', 'detector.') if has_detector else ('data_preprocessor.',)
+    expected = model.state_dict().keys()
+    missing = [k for k in expected if k.startswith(required) and k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        hint = ''
+        if any(k.startswith(('backbone.', 'bbox_head.')) for k in unexpected):
+            hint = (" It looks like a bare detector's checkpoint: set it as the config's "
+                    'model.detector_checkpoint instead.')
+        raise CheckpointMismatchError(
+            f"{path} does not fit the config's model: {len(missing)} missing keys "
+            f'{missing[:4]}, {len(unexpected)} unexpected keys {unexpected[:4]} (was it '
+            f'trained with this config?).{hint}')
+    return has_detector

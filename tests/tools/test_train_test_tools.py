@@ -35,6 +35,15 @@ def micro_data(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='module')
+def one_epoch_run(micro_data, tmp_path_factory):
+    """The checkpoint of one training epoch (read-only: tests that change a run train their
+    own)."""
+    work_dir = tmp_path_factory.mktemp('one_epoch')
+    train(work_dir, micro_data, 1)
+    return work_dir / 'epoch_1.pth'
+
+
 def run(args, data_root, check=True, extra_env=None):
     env = dict(os.environ, GENISP_DEMO_ROOT=f'{data_root}/', OMP_NUM_THREADS='1')
     env.update(extra_env or {})
@@ -72,10 +81,8 @@ def test_resume_matches_an_uninterrupted_run(micro_data, tmp_path):
         torch.testing.assert_close(resumed[k], straight[k], rtol=0, atol=1e-6)
 
 
-def test_checkpoints_load_weights_only_and_code_stays_refused(micro_data, tmp_path):
-    train(tmp_path / 'run', micro_data, 1)
-    checkpoint = torch.load(tmp_path / 'run' / 'epoch_1.pth', map_location='cpu',
-                            weights_only=True)
+def test_checkpoints_load_weights_only_and_code_stays_refused(one_epoch_run, tmp_path):
+    checkpoint = torch.load(one_epoch_run, map_location='cpu', weights_only=True)
     assert {'state_dict', 'optimizer', 'message_hub', 'meta'} <= set(checkpoint)
 
     class Payload:  # what a malicious checkpoint would carry
@@ -111,9 +118,9 @@ def test_torchrun_gloo_ddp_keeps_isp_identical_on_both_ranks(micro_data, tmp_pat
     assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()
 
 
-def test_test_tool_scores_coco_and_draws_on_the_isp_output(micro_data, tmp_path):
-    train(tmp_path / 'run', micro_data, 1)
-    out = run(['tools/test.py', CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'), '--work-dir',
+def test_test_tool_scores_coco_and_draws_on_the_isp_output(micro_data, one_epoch_run,
+                                                          tmp_path):
+    out = run(['tools/test.py', CONFIG, str(one_epoch_run), '--work-dir',
                str(tmp_path / 'eval'), '--show-dir', 'vis', '--cfg-options',
                'model.detector_checkpoint=None', 'model.detector.test_cfg.score_thr=0.0',
                'test_dataloader.num_workers=0',
@@ -145,12 +152,25 @@ def test_broken_config_names_the_file(micro_data, tmp_path):
     assert out.returncode == 2 and str(bad) in out.stderr and 'Traceback' not in out.stderr
 
 
-def test_demo_raw_draws_detections_and_isp_stages(micro_data, tmp_path):
+def test_test_tool_refuses_weights_that_do_not_fit(micro_data, one_epoch_run, tmp_path):
+    """A bare detector checkpoint (what a user has from mmdet) would load with strict=False
+    into nothing and score zero AP; it is refused, naming the file and the cure."""
+    state = torch.load(one_epoch_run, map_location='cpu', weights_only=False)['state_dict']
+    bare = tmp_path / 'detector_only.pth'
+    torch.save({'state_dict': {k[len('detector.'):]: v for k, v in state.items()
+                               if k.startswith('detector.')}}, bare)
+    out = run(['tools/test.py', CONFIG, str(bare), '--work-dir', str(tmp_path / 'eval'),
+               '--cfg-options', 'model.detector_checkpoint=None'], micro_data, check=False)
+    assert out.returncode != 0 and 'Traceback' not in out.stderr
+    assert f"{bare} does not fit the config's model" in out.stderr, out.stderr[-2000:]
+    assert 'model.detector_checkpoint instead' in out.stderr
+
+
+def test_demo_raw_draws_detections_and_isp_stages(micro_data, one_epoch_run, tmp_path):
     import cv2
-    train(tmp_path / 'run', micro_data, 1)
     dng = sorted((micro_data / 'nikon_d750' / 'test').glob('*.dng'))[0]
     out, stages = tmp_path / 'out.png', tmp_path / 'stages.png'
-    proc = run(['tools/demo_raw.py', str(dng), CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'),
+    proc = run(['tools/demo_raw.py', str(dng), CONFIG, str(one_epoch_run),
                 '--out', str(out), '--stages', str(stages), '--score-thr', '0.0',
                 ], micro_data)
     assert 'detections' in proc.stdout
@@ -160,7 +180,7 @@ def test_demo_raw_draws_detections_and_isp_stages(micro_data, tmp_path):
     # a file that is not RAW: one clear line naming it, nothing written
     fake = tmp_path / 'fake.arw'
     fake.write_bytes(b'not a raw file at all, 42 bytes of text..')
-    bad = run(['tools/demo_raw.py', str(fake), CONFIG, str(tmp_path / 'run' / 'epoch_1.pth'),
+    bad = run(['tools/demo_raw.py', str(fake), CONFIG, str(one_epoch_run),
                '--out', str(tmp_path / 'bad.png')], micro_data, check=False)
     assert bad.returncode != 0 and str(fake) in bad.stderr and 'Traceback' not in bad.stderr
     assert not (tmp_path / 'bad.png').exists()
