@@ -9,7 +9,7 @@ EXPECTED = {
     'EVALUATOR': ['ConcatDatasetEvaluator'],
     'MODELS': ['GenISP', 'GainGammaISP', 'RawDetDataPreprocessor', 'FrozenDetector'],
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
-                   'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage'],
+                   'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage', 'AsShotWhiteBalance'],
     'DATASETS': ['RawCocoDataset'],
     'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],

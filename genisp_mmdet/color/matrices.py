@@ -64,6 +64,36 @@ def camera_to_xyz_matrix(rgb_xyz_matrix: np.ndarray | None,
     return cam_to_xyz / white_y if white_y > 0 else cam_to_xyz
 
 
+def as_shot_white_balance_matrix(camera_wb, daylight_wb,
+                                 cam_to_xyz: np.ndarray | None = None) -> np.ndarray:
+    """The linear map that white-balances an image with the camera's as-shot multipliers.
+
+    A white surface under the scene's light gives a camera response proportional to
+    ``1 / camera_wb``, under daylight (D65) one proportional to ``1 / daylight_wb``; scaling
+    each camera channel by ``camera_wb / daylight_wb`` therefore makes the scene's white read
+    as daylight white (von Kries adaptation in camera space), the same information LibRaw's
+    ``use_camera_wb`` applies. Images already in XYZ are mapped back to camera RGB, scaled
+    and mapped forward again.
+
+    Args:
+        camera_wb, daylight_wb: ``[R, G, B]`` positive multipliers (``raw_meta`` keys).
+        cam_to_xyz: ``(3, 3)`` camera RGB -> XYZ of the image; ``None`` for an image in camera
+            RGB.
+
+    Returns:
+        ``(3, 3)`` float64 matrix ``M`` to apply per pixel (``out = M @ rgb``), in the image's
+        own colour space.
+    """
+    gains = np.asarray(camera_wb, dtype=np.float64) / np.asarray(daylight_wb, dtype=np.float64)
+    if gains.shape != (3,) or not np.all(np.isfinite(gains) & (gains > 0)):
+        raise ValueError(f'white balance multipliers must be three positive numbers, got '
+                         f'camera {camera_wb} and daylight {daylight_wb}')
+    if cam_to_xyz is None:
+        return np.diag(gains)
+    cam_to_xyz = np.asarray(cam_to_xyz, dtype=np.float64)
+    return cam_to_xyz @ np.diag(gains) @ np.linalg.inv(cam_to_xyz)
+
+
 def xyz_to_xy(xyz: np.ndarray) -> np.ndarray:
     """CIE XYZ (..., 3) -> chromaticity (..., 2)."""
     xyz = np.asarray(xyz, dtype=np.float64)

@@ -23,14 +23,31 @@ class LoadLibRawRenderedImage(BaseTransform):
     ``ori_shape``, ``raw_meta`` (from :func:`~genisp_mmdet.raw.read_raw`, which also
     validates the file, with ``color_space='srgb'``), so boxes align exactly as for the
     packed image.
+
+    Args:
+        white_balance: ``'as_shot'`` (default; the multipliers the camera recorded),
+            ``'auto'`` (LibRaw's grey-world estimate from the image itself) or ``'daylight'``
+            (the camera's fixed D65 multipliers: no white balance for the scene's light).
     """
+
+    #: white_balance option -> LibRaw ``postprocess`` arguments
+    WHITE_BALANCES = {'as_shot': dict(use_camera_wb=True, use_auto_wb=False),
+                      'auto': dict(use_camera_wb=False, use_auto_wb=True),
+                      'daylight': dict(use_camera_wb=False, use_auto_wb=False)}
+
+    def __init__(self, white_balance: str = 'as_shot'):
+        if white_balance not in self.WHITE_BALANCES:
+            raise ValueError(f'white_balance must be one of {tuple(self.WHITE_BALANCES)}, '
+                             f'got {white_balance!r}')
+        self.white_balance = white_balance
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
         packed = read_raw(path, color_space='camera')
         try:
             with rawpy.imread(path) as raw:
-                rgb = raw.postprocess(half_size=True, use_camera_wb=True, no_auto_bright=False,
+                rgb = raw.postprocess(half_size=True, no_auto_bright=False,
+                                      **self.WHITE_BALANCES[self.white_balance],
                                       output_color=rawpy.ColorSpace.sRGB, user_flip=0,
                                       output_bps=16)
         except (rawpy.LibRawError, OSError) as exc:  # read_raw accepted it: a LibRaw failure
@@ -41,3 +58,6 @@ class LoadLibRawRenderedImage(BaseTransform):
             image = mmcv.imresize(image, (w, h), interpolation='area')
         meta = dict(packed.meta, color_space='srgb')
         return _fill_results(results, image, meta)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(white_balance={self.white_balance!r})'
