@@ -11,7 +11,8 @@ EXPECTED = {
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage', 'AsShotWhiteBalance'],
     'DATASETS': ['RawCocoDataset'],
-    'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook'],
+    'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook',
+              'WarmStartISPHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],
 }
 

@@ -2,5 +2,6 @@
 from .checkpoint import allow_mmengine_checkpoints
 from .hooks import ISPSyncCheckHook, RawDetVisualizationHook, render_for_display, to_uint8_image
 from .optimizer import TrainableParamsOptimWrapperConstructor
+from .warm_start import WarmStartISPHook, warm_start_isp
 
-__all__ = ['ISPSyncCheckHook', 'RawDetVisualizationHook', 'render_for_display', 'to_uint8_image', 'allow_mmengine_checkpoints', 'TrainableParamsOptimWrapperConstructor']
+__all__ = ['WarmStartISPHook', 'warm_start_isp', 'ISPSyncCheckHook', 'RawDetVisualizationHook', 'render_for_display', 'to_uint8_image', 'allow_mmengine_checkpoints', 'TrainableParamsOptimWrapperConstructor']

@@ -100,6 +100,26 @@ def test_checkpoints_load_weights_only_and_code_stays_refused(one_epoch_run, tmp
             torch.load(path, weights_only=True)
 
 
+def test_warm_start_hook_runs_before_a_fresh_run_only(micro_data, one_epoch_run, tmp_path):
+    config = tmp_path / 'warm.py'
+    config.write_text(f"_base_ = '{REPO_ROOT / CONFIG}'\n"
+                      "custom_hooks = [dict(type='WarmStartISPHook', steps=6, lr=1e-2)]\n")
+
+    def train_warm(name, *options):
+        out = run(['tools/train.py', str(config), '--work-dir', str(tmp_path / name),
+                   '--cfg-options', *TINY, 'train_cfg.max_epochs=1', *options], micro_data)
+        return out.stdout + out.stderr
+    log = train_warm('fresh')
+    line = next(x for x in log.splitlines() if 'WarmStartISPHook: L1 to GainGammaISP' in x)
+    first, last = (float(v) for v in line.split('GainGammaISP ')[1].split(' over')[0]
+                   .split(' -> '))
+    assert last < first, line
+    assert log.index('warm start 6/6') < log.index('Epoch(train)')  # before the first step
+    log = train_warm('loaded', f'load_from={one_epoch_run}')
+    assert f'skipped, the run loads its weights from {one_epoch_run}' in log
+    assert 'warm start 6/6' not in log
+
+
 def free_port() -> int:
     # a fixed port fails the run when another job (or a previous run's socket) holds it
     with socket.socket() as s:

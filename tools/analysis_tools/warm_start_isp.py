@@ -6,13 +6,17 @@ through the frozen detector.
         [--target GainGammaISP] [--lr 2e-3] [--batch-size 4] [--seed 0]
     python tools/train.py CONFIG --cfg-options load_from=warm.pth
 
+(``custom_hooks=[dict(type='WarmStartISPHook')]`` in a config does the same inside
+tools/train.py; this tool keeps the warm-started weights as a file of their own.)
+
 GenISP's shallow ConvNet starts from random weights, so the first images the detector sees
 are not images at all, and on the photo benchmark the detector's gradient alone moved it
 slowly: after 3 epochs its loss on unseen-camera captures was still above what a plain
 gain + gamma rendering gives the same detector (README, photos). This tool runs
 ``--steps`` Adam steps of the mean absolute difference between the ISP's output and the
 ``--target`` rendering (default: one auto-exposure gain and the sRGB curve on XYZ converted
-to linear sRGB: a colour-correct, un-white-balanced rendering) over the config's training
+to linear sRGB: a colour-correct rendering, white-balanced when the pipeline has
+AsShotWhiteBalance) over the config's training
 images (its train pipeline, one image at a time through the ISP, as the preprocessor runs
 them), and writes a checkpoint of the whole model (the frozen detector as the config loads
 it) for ``load_from``. The detector is not involved: a step costs the ISP's forward and
@@ -22,7 +26,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import time
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
@@ -33,6 +36,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401
 from genisp_mmdet.engine.launch import fail, load_tool_config  # noqa: E402
+from genisp_mmdet.engine.warm_start import fixed_isp_targets, warm_start_isp  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
 
 
@@ -50,34 +54,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def warm_start(isp, target, loader, steps, lr, log_every=20):
-    """``steps`` Adam steps of mean |isp(x) - target(x)| over the batches of ``loader``
-    (cycled; each a dict whose ``inputs`` are ``(3, H, W)`` packed RAW tensors); returns the
-    losses."""
-    optimizer = torch.optim.Adam(isp.parameters(), lr=lr)
-    losses, start = [], time.time()
-    isp.train()
-    while len(losses) < steps:
-        for batch in loader:
-            images = batch['inputs']
-            loss = 0.0
-            for image in images:  # each at its own size, as the RAW preprocessor runs them
-                x = image.float()[None]
-                with torch.no_grad():
-                    goal = target(x)
-                loss = loss + (isp(x) - goal).abs().mean() / len(images)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss))
-            if len(losses) % log_every == 0:
-                print(f'step {len(losses)}/{steps}: L1 {losses[-1]:.4f} '
-                      f'({time.time() - start:.0f} s)', flush=True)
-            if len(losses) >= steps:
-                break
-    return losses
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args.config, args.cfg_options)
@@ -87,13 +63,12 @@ def main(argv=None):
     isp = getattr(model.data_preprocessor, 'isp', None)
     if isp is None or not any(p.requires_grad for p in isp.parameters()):
         fail(f'{args.config}: the model has no learnable ISP to warm-start')
-    color_space = cfg.train_dataloader.dataset.pipeline[0].get('color_space', 'xyz')
-    target = MODELS.build(dict(type=args.target, color_space=color_space))
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(batch_size=args.batch_size, persistent_workers=False)
     loader_cfg.sampler = dict(type='DefaultSampler', shuffle=True, seed=args.seed)
     loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
-    losses = warm_start(isp, target, loader, args.steps, args.lr)
+    losses = warm_start_isp(isp, loader, fixed_isp_targets(args.target), args.steps, args.lr,
+                            log=lambda line: print(line, flush=True))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(warm_start=dict(target=args.target, steps=args.steps, lr=args.lr,
