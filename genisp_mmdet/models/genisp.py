@@ -50,7 +50,8 @@ from mmengine.model import BaseModule
 
 from mmdet.registry import MODELS
 
-from ..color import apply_channel_gains, apply_color_matrix
+from ..color import (apply_channel_gains, apply_color_matrix, srgb_gamma_encode,
+                     xyz_to_linear_srgb)
 
 
 class ImageToParameters(nn.Module):
@@ -219,6 +220,15 @@ class GenISP(BaseModule):
         convnet: keyword arguments for :class:`ShallowConvNet`.
         use_wb, use_cc: switch ConvWB / ConvCC off for ablations (identity instead).
         eps: floor of the thumbnail's mean brightness (all-black inputs stay finite).
+        residual_to: ``None`` (the paper: the shallow ConvNet renders the image) or the
+            colour space of the input, ``'xyz'`` or ``'camera'``: the ConvNet then adds a
+            correction to a fixed rendering of its input - converted to linear sRGB (XYZ) or
+            taken as it is (camera RGB), one gain to mean ``residual_mean`` and the sRGB
+            curve, as :class:`~genisp_mmdet.models.GainGammaISP` renders - and its final
+            convolution starts at zero, so an untrained GenISP renders exactly that picture
+            and training through the detector starts from an image the detector already
+            reads (see the README's photo benchmark for why).
+        residual_mean: the fixed rendering's mean linear brightness.
         compile_convnet: run the shallow ConvNet through ``torch.compile`` (``True``, or a
             dict of ``torch.compile`` keyword arguments). It is memory-bound at full
             resolution (16- and 64-channel maps of the whole image) and inductor fuses its
@@ -239,13 +249,21 @@ class GenISP(BaseModule):
     def __init__(self, thumbnail_size: int = 256, param_net: Dict | None = None,
                  convnet: Dict | None = None, use_wb: bool = True, use_cc: bool = True,
                  max_gain: float = 16.0, max_matrix_delta: float = 2.0,
-                 eps: float = 1e-6, compile_convnet: bool | Dict = False, init_cfg=None):
+                 eps: float = 1e-6, residual_to: str | None = None,
+                 residual_mean: float = 0.18, compile_convnet: bool | Dict = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if residual_to not in (None, 'xyz', 'camera'):
+            raise ValueError(f"residual_to must be None, 'xyz' or 'camera', got {residual_to!r}")
+        self.residual_to, self.residual_mean = residual_to, residual_mean
         self.thumbnail_size = thumbnail_size
         self.use_wb, self.use_cc, self.eps = use_wb, use_cc, eps
         self.conv_wb = ConvWB(max_gain, **(param_net or {})) if use_wb else None
         self.conv_cc = ConvCC(max_matrix_delta, **(param_net or {})) if use_cc else None
         self.convnet = ShallowConvNet(**(convnet or {}))
+        if residual_to is not None:
+            nn.init.zeros_(self.convnet.body[-1].weight)
+            nn.init.zeros_(self.convnet.body[-1].bias)
         self.compile_convnet = compile_convnet
         # the compiled wrapper is kept outside the module tree, so the state dict and the
         # parameters are the eager ConvNet's whatever the setting
@@ -300,8 +318,19 @@ class GenISP(BaseModule):
         else:
             matrix = eye.expand(batch, 3, 3)
         corrected = apply_color_matrix(balanced, matrix)
-        return dict(image=self.run_convnet(corrected), wb_gains=gains, cc_matrix=matrix,
+        image = self.run_convnet(corrected)
+        if self.residual_to is not None:
+            image = image + self.fixed_rendering(corrected)
+        return dict(image=image, wb_gains=gains, cc_matrix=matrix,
                     white_balanced=balanced, color_corrected=corrected)
+
+    def fixed_rendering(self, x: torch.Tensor) -> torch.Tensor:
+        """The picture the ConvNet corrects when ``residual_to`` is set: ``x`` (exposure
+        normalised, colour corrected) -> linear sRGB -> one gain to mean ``residual_mean``
+        -> sRGB curve, ``(B, 3, H, W)`` in [0, 1]."""
+        linear = xyz_to_linear_srgb(x) if self.residual_to == 'xyz' else x
+        brightness = linear.float().mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
+        return srgb_gamma_encode(linear * (self.residual_mean / brightness).to(linear.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_params(x)['image']

@@ -183,3 +183,26 @@ def test_failed_compilation_warns_once_and_runs_eagerly(monkeypatch):
         out = isp(x)
     assert not isp.compile_convnet
     torch.testing.assert_close(out, GenISP.forward(isp, x))
+
+
+@pytest.mark.parametrize('space', ['xyz', 'camera'])
+def test_residual_genisp_starts_as_the_fixed_rendering_and_learns_a_correction(space):
+    from genisp_mmdet.models import GainGammaISP
+    torch.manual_seed(0)
+    isp = GenISP(residual_to=space)
+    fixed = GainGammaISP(color_space=space)
+    # dark packed RAW with structure, two exposures
+    x = torch.rand(2, 3, 40, 56) * torch.tensor([0.002, 0.02]).view(2, 1, 1, 1)
+    torch.testing.assert_close(isp(x), fixed(x), atol=1e-5, rtol=0)
+    # the paper's GenISP renders something else entirely at step 0
+    assert (GenISP()(x) - fixed(x)).abs().mean() > 0.05
+    # one step towards a brighter picture moves the output away from the fixed rendering
+    optimizer = torch.optim.Adam(isp.parameters(), lr=1e-2)
+    (1.0 - isp(x)).mean().backward()
+    optimizer.step()
+    assert (isp(x) - fixed(x)).mean() > 1e-3
+
+
+def test_residual_option_is_checked():
+    with pytest.raises(ValueError, match="residual_to must be None, 'xyz' or 'camera'"):
+        GenISP(residual_to='srgb')
