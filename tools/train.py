@@ -18,6 +18,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
+from genisp_mmdet.datasets.bad_files import TooManyBadFilesError  # noqa: E402
 from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
                                         enable_amp, fail, parse_runner_args, prepare_config)
 
@@ -55,7 +56,10 @@ def main(argv=None):
         fail(str(exc))
     with distributed_session(cfg):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        runner.train()
+        try:
+            runner.train()
+        except TooManyBadFilesError as exc:  # the data, not the code: one line, no traceback
+            fail(str(exc))
 
 
 if __name__ == '__main__':

@@ -8,5 +8,7 @@ default_hooks = dict(
                     save_best='coco/bbox_mAP', rule='greater'),
     visualization=dict(type='RawDetVisualizationHook'))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-# distributed runs: fail loudly if the ranks' ISPs ever diverge; on CPU, reuse freed memory
-custom_hooks = [dict(type='ISPSyncCheckHook'), dict(type='KeepFreedMemoryHook')]
+# distributed runs: fail loudly if the ranks' ISPs ever diverge; on CPU, reuse freed memory;
+# report unreadable training files (on_error='skip') and stop above 1 % of the data
+custom_hooks = [dict(type='ISPSyncCheckHook'), dict(type='KeepFreedMemoryHook'),
+                dict(type='BadFilesHook', max_bad_fraction=0.01)]

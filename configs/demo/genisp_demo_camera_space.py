@@ -5,6 +5,7 @@ _load = dict(type='LoadRawImageFromFile', color_space='camera')
 _annotations = [dict(type='LoadAnnotations', with_bbox=True), dict(type='AlignRawAnnotations')]
 _pack = dict(type='PackDetInputs', meta_keys={{_base_.raw_meta_keys}})
 train_dataloader = dict(dataset=dict(
-    pipeline=[_load, *_annotations, dict(type='RandomFlip', prob=0.5), _pack]))
+    pipeline=[dict(_load, on_error='skip'), *_annotations, dict(type='RandomFlip', prob=0.5),
+              _pack]))
 val_dataloader = dict(dataset=dict(pipeline=[_load, *_annotations, _pack]))
 test_dataloader = val_dataloader

@@ -56,6 +56,7 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import DATASETS, METRICS, TRANSFORMS
 
+from ..raw import RawReadError
 from .coco_ids import COCO_CLASSES
 
 __all__ = ['RawCocoDataset', 'RawCocoMetric', 'LoadNumpyImageFromFile', 'normalize_coco_dict',
@@ -308,6 +309,16 @@ class RawCocoDataset(CocoDataset):
             data_list.append(data_info)
         del self.coco
         return data_list
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        data = super().prepare_data(idx)
+        if data is None and self.test_mode:
+            # mmengine would raise an anonymous "pipeline should not get None"; evaluation
+            # must not drop an image, so a test pipeline never skips a file
+            path = self.get_data_info(idx)['img_path']
+            raise RawReadError(path, "could not be read (logged above); evaluation never "
+                                     "drops an image: use on_error='raise' in test pipelines")
+        return data
 
 
 def _stem(path: str) -> str:

@@ -3,6 +3,8 @@ image files, which for RAW input means nothing it can decode), a check that dist
 train the same ISP, and CPU memory reuse."""
 from __future__ import annotations
 
+import contextlib
+import os
 import os.path as osp
 from typing import List, Sequence
 
@@ -20,6 +22,7 @@ from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 from mmdet.structures import DetDataSample
 
+from ..datasets.bad_files import BAD_FILES_ENV, TooManyBadFilesError, read_bad_files
 from ..visualization import to_uint8_image
 from .allocator import ENV_SWITCH, keep_freed_memory
 
@@ -132,3 +135,59 @@ class KeepFreedMemoryHook(Hook):
         if keep_freed_memory():
             runner.logger.info('CPU training: glibc keeps freed memory for reuse (set '
                                f'{ENV_SWITCH}=0 to keep its defaults)')
+
+
+@HOOKS.register_module()
+class BadFilesHook(Hook):
+    """Keeps the record of unreadable training files (``on_error='skip'`` in the loading
+    transform), reports it, and stops a run whose data is too broken to trust.
+
+    Before the run it names ``<work_dir>/bad_files.jsonl`` in the environment (DataLoader
+    workers, forked later, append to it; see :mod:`genisp_mmdet.datasets.bad_files`). Every
+    ``interval`` iterations and after each epoch it counts the distinct files in it: new ones
+    are logged with their reasons, the epoch's log line gets ``bad_files``, and when more than
+    ``max_bad_fraction`` of the training set is unreadable the run stops with an error naming
+    the record - skipping is for the odd corrupt file, not for a wrong path or a broken disk.
+
+    Args:
+        max_bad_fraction: largest tolerated share of unreadable training files (default 1 %).
+        interval: iterations between checks within an epoch.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, max_bad_fraction: float = 0.01, interval: int = 50):
+        if not 0.0 <= max_bad_fraction < 1.0:
+            raise ValueError(f'max_bad_fraction must be in [0, 1), got {max_bad_fraction}')
+        self.max_bad_fraction, self.interval = max_bad_fraction, interval
+        self.record: str | None = None
+        self.reported: set = set()
+
+    def before_run(self, runner) -> None:
+        self.record = osp.join(runner.work_dir, 'bad_files.jsonl')
+        if not runner._resume:  # a fresh run in a reused work dir starts a fresh record
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.record)
+        os.environ[BAD_FILES_ENV] = self.record
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.every_n_train_iters(runner, self.interval):
+            self._check(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        count = self._check(runner)
+        runner.message_hub.update_scalar('train/bad_files', count)
+
+    def _check(self, runner) -> int:
+        bad = read_bad_files(self.record)
+        for path in sorted(set(bad) - self.reported):
+            runner.logger.warning(f'BadFilesHook: unreadable training file skipped: {path} '
+                                  f'({bad[path]})')
+        self.reported |= set(bad)
+        total = len(runner.train_dataloader.dataset)
+        if bad and len(bad) > self.max_bad_fraction * total:
+            raise TooManyBadFilesError(
+                f'{len(bad)} of {total} training files are unreadable (more than '
+                f'{self.max_bad_fraction:.1%}; list with reasons in {self.record}): check the '
+                "data before training on it, or raise BadFilesHook's max_bad_fraction")
+        return len(bad)

@@ -120,6 +120,37 @@ def test_warm_start_hook_runs_before_a_fresh_run_only(micro_data, one_epoch_run,
     assert 'warm start 6/6' not in log
 
 
+def test_unreadable_training_files_are_skipped_reported_and_bounded(micro_data, tmp_path):
+    import json
+    import shutil
+    data = tmp_path / 'data'
+    shutil.copytree(micro_data, data)
+    train_dngs = sorted((data / 'sony_rx100m7' / 'train').glob('*.dng'))
+    truncated, garbage = train_dngs[1], train_dngs[4]
+    truncated.write_bytes(truncated.read_bytes()[:4000])
+    garbage.write_text('this is not a RAW file')
+    out = run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'tolerant'),
+               '--cfg-options', *TINY, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+               'custom_hooks.2.max_bad_fraction=0.3'], data)
+    log = out.stdout + out.stderr
+    assert (tmp_path / 'tolerant' / 'epoch_2.pth').exists()  # the run went to its end
+    record = [json.loads(line) for line in
+              (tmp_path / 'tolerant' / 'bad_files.jsonl').read_text().splitlines()]
+    assert {r['file'] for r in record} == {str(truncated), str(garbage)}
+    assert {r['error'] for r in record} == {'TruncatedRawError', 'NotRawFileError'}
+    for path in (truncated, garbage):
+        assert f'BadFilesHook: unreadable training file skipped: {path}' in log
+        assert log.count(f'BadFilesHook: unreadable training file skipped: {path}') == 1
+    assert 'bad_files: 2' in log  # in the epoch's log line
+
+    # with the configs' default (1 %) two bad files of eight stop the run, in one line
+    strict = run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'strict'),
+                  '--cfg-options', *TINY, 'train_cfg.max_epochs=1'], data, check=False)
+    assert strict.returncode == 2 and 'Traceback' not in strict.stderr, strict.stderr[-2000:]
+    assert '2 of 8 training files are unreadable' in strict.stderr
+    assert str(tmp_path / 'strict' / 'bad_files.jsonl') in strict.stderr
+
+
 def free_port() -> int:
     # a fixed port fails the run when another job (or a previous run's socket) holds it
     with socket.socket() as s:

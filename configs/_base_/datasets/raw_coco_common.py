@@ -11,8 +11,9 @@ backend_args = None
 raw_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                  'flip_direction', 'raw_meta', 'ann_to_img')
 
+# training skips (and records) an unreadable file; evaluation never does (BadFilesHook)
 train_pipeline = [
-    dict(type='LoadRawImageFromFile', backend_args=backend_args),
+    dict(type='LoadRawImageFromFile', backend_args=backend_args, on_error='skip'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),

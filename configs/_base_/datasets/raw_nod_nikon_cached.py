@@ -4,7 +4,7 @@
 _base_ = ['./raw_nod_nikon.py']
 
 cache_prefix = 'cache/Nikon/'
-train_pipeline = [dict(type='LoadPackedRawFromFile'), *_base_.train_pipeline[1:]]
+train_pipeline = [dict(type='LoadPackedRawFromFile', on_error='skip'), *_base_.train_pipeline[1:]]
 test_pipeline = [dict(type='LoadPackedRawFromFile'), *_base_.test_pipeline[1:]]
 
 train_dataloader = dict(

@@ -9,7 +9,7 @@
 _base_ = ['./raw_nod_sony.py']
 
 cache_prefix = 'cache/Sony/'
-train_pipeline = [dict(type='LoadPackedRawFromFile'), *_base_.train_pipeline[1:]]
+train_pipeline = [dict(type='LoadPackedRawFromFile', on_error='skip'), *_base_.train_pipeline[1:]]
 test_pipeline = [dict(type='LoadPackedRawFromFile'), *_base_.test_pipeline[1:]]
 
 train_dataloader = dict(

@@ -8,7 +8,7 @@ raw_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
 color_space = 'xyz'  # 'camera' for the "GenISP without the XYZ transform" ablation
 
 train_pipeline = [
-    dict(type='LoadRawImageFromFile', color_space=color_space),
+    dict(type='LoadRawImageFromFile', color_space=color_space, on_error='skip'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='RandomFlip', prob=0.5),

@@ -1,6 +1,8 @@
 """LibRaw's conventional ISP as a loading transform: the baseline GenISP has to beat."""
 from __future__ import annotations
 
+from typing import Optional
+
 import mmcv
 import numpy as np
 import rawpy
@@ -9,6 +11,7 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 
 from ...raw import RawReadError, read_raw
+from ..bad_files import check_on_error, skip_or_raise
 from .loading import _fill_results
 
 
@@ -28,6 +31,7 @@ class LoadLibRawRenderedImage(BaseTransform):
         white_balance: ``'as_shot'`` (default; the multipliers the camera recorded),
             ``'auto'`` (LibRaw's grey-world estimate from the image itself) or ``'daylight'``
             (the camera's fixed D65 multipliers: no white balance for the scene's light).
+        on_error: ``'raise'`` (default) or ``'skip'``, as for :class:`LoadRawImageFromFile`.
     """
 
     #: white_balance option -> LibRaw ``postprocess`` arguments
@@ -35,13 +39,20 @@ class LoadLibRawRenderedImage(BaseTransform):
                       'auto': dict(use_camera_wb=False, use_auto_wb=True),
                       'daylight': dict(use_camera_wb=False, use_auto_wb=False)}
 
-    def __init__(self, white_balance: str = 'as_shot'):
+    def __init__(self, white_balance: str = 'as_shot', on_error: str = 'raise'):
         if white_balance not in self.WHITE_BALANCES:
             raise ValueError(f'white_balance must be one of {tuple(self.WHITE_BALANCES)}, '
                              f'got {white_balance!r}')
         self.white_balance = white_balance
+        self.on_error = check_on_error(on_error)
 
-    def transform(self, results: dict) -> dict:
+    def transform(self, results: dict) -> Optional[dict]:
+        try:
+            return self._render(results)
+        except RawReadError as error:
+            return skip_or_raise(self.on_error, results.get('img_path'), error)
+
+    def _render(self, results: dict) -> dict:
         path = results['img_path']
         packed = read_raw(path, color_space='camera')
         try:
@@ -60,4 +71,5 @@ class LoadLibRawRenderedImage(BaseTransform):
         return _fill_results(results, image, meta)
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(white_balance={self.white_balance!r})'
+        return (f'{self.__class__.__name__}(white_balance={self.white_balance!r}, '
+                f'on_error={self.on_error!r})')

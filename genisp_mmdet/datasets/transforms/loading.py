@@ -28,6 +28,7 @@ from mmengine import fileio
 from ...raw import (RawFileNotFoundError, RawReadError, cache_path_for, load_packed_cache,
                     read_raw)
 from ...raw.reader import COLOR_SPACES, MISSING_MATRIX_POLICIES
+from ..bad_files import check_on_error, skip_or_raise
 
 #: ``PackDetInputs``' default ``meta_keys`` plus ``'raw_meta'``: use as
 #: ``dict(type='PackDetInputs', meta_keys=RAW_META_KEYS)`` so every data sample carries the
@@ -63,6 +64,10 @@ class LoadRawImageFromFile(BaseTransform):
         backend_args: mmengine file backend arguments; when given, the file's bytes are
             fetched through that backend (e.g. object storage) and decoded from memory.
             ``None`` reads local paths directly (fastest).
+        on_error: ``'raise'`` (default) or ``'skip'``: a file that cannot be read is logged
+            (once), recorded in the run's bad-file list (:class:`~genisp_mmdet.engine.
+            BadFilesHook`) and the transform returns ``None``, so a training dataset draws
+            another sample. Evaluation never skips: a test-mode dataset raises instead.
 
     Raises:
         genisp_mmdet.raw.RawReadError: (subclasses) the file is missing, not RAW, truncated,
@@ -70,7 +75,7 @@ class LoadRawImageFromFile(BaseTransform):
     """
 
     def __init__(self, color_space: str = 'xyz', on_missing_matrix: str = 'raise',
-                 backend_args: Optional[dict] = None):
+                 backend_args: Optional[dict] = None, on_error: str = 'raise'):
         if color_space not in COLOR_SPACES:
             raise ValueError(f'color_space must be one of {COLOR_SPACES}, got {color_space!r}')
         if on_missing_matrix not in MISSING_MATRIX_POLICIES:
@@ -79,8 +84,15 @@ class LoadRawImageFromFile(BaseTransform):
         self.color_space = color_space
         self.on_missing_matrix = on_missing_matrix
         self.backend_args = None if backend_args is None else dict(backend_args)
+        self.on_error = check_on_error(on_error)
 
-    def transform(self, results: dict) -> dict:
+    def transform(self, results: dict) -> Optional[dict]:
+        try:
+            return self._load(results)
+        except RawReadError as error:
+            return skip_or_raise(self.on_error, results.get('img_path'), error)
+
+    def _load(self, results: dict) -> dict:
         path = results['img_path']
         file_bytes = None
         if self.backend_args is not None:
@@ -97,7 +109,7 @@ class LoadRawImageFromFile(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(color_space={self.color_space!r}, '
                 f'on_missing_matrix={self.on_missing_matrix!r}, '
-                f'backend_args={self.backend_args!r})')
+                f'backend_args={self.backend_args!r}, on_error={self.on_error!r})')
 
 
 @TRANSFORMS.register_module()
@@ -113,11 +125,20 @@ class LoadPackedRawFromFile(BaseTransform):
     ``ori_shape``, ``scale_factor`` ``(1.0, 1.0)``, ``raw_meta`` (``visible_shape`` is still
     the sensor's, so box alignment is the same as for :class:`LoadRawImageFromFile`).
 
+    Args:
+        on_error: ``'raise'`` (default) or ``'skip'``, as for :class:`LoadRawImageFromFile`.
+
     Raises:
         genisp_mmdet.raw.RawFileNotFoundError: the entry (or its sidecar) does not exist.
         genisp_mmdet.raw.RawReadError: the entry is corrupt.
     """
 
-    def transform(self, results: dict) -> dict:
-        packed = load_packed_cache(cache_path_for(results['img_path']))
+    def __init__(self, on_error: str = 'raise'):
+        self.on_error = check_on_error(on_error)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        try:
+            packed = load_packed_cache(cache_path_for(results['img_path']))
+        except RawReadError as error:
+            return skip_or_raise(self.on_error, results.get('img_path'), error)
         return _fill_results(results, packed.image, packed.meta)
