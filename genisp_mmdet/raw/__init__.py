@@ -4,14 +4,15 @@ from .cache import (cache_path_for, convert_to_cache, fit_size, is_cached, load_
                     resize_to_fit, sidecar_path_for, write_packed_cache)
 from .errors import (MissingColorMatrixError, NotRawFileError, RawFileNotFoundError,
                      RawReadError, TruncatedRawError, UnsupportedSensorError)
-from .packing import CFA_PATTERNS, CfaLayout, cfa_layout, pack_bayer, pack_kernel_available
+from .packing import (CFA_PATTERNS, CfaLayout, cfa_layout, orient_packed, pack_bayer,
+                      pack_kernel_available)
 from .reader import (RAW_META_FIELDS, MissingColorMatrixWarning, PackedRaw, read_raw)
 
 __all__ = [
     'read_raw', 'PackedRaw', 'RAW_META_FIELDS', 'MissingColorMatrixWarning',
     'RawReadError', 'RawFileNotFoundError', 'NotRawFileError', 'TruncatedRawError',
     'UnsupportedSensorError', 'MissingColorMatrixError',
-    'CFA_PATTERNS', 'CfaLayout', 'cfa_layout', 'pack_bayer', 'pack_kernel_available',
+    'CFA_PATTERNS', 'CfaLayout', 'cfa_layout', 'orient_packed', 'pack_bayer', 'pack_kernel_available',
     'cache_path_for', 'sidecar_path_for', 'is_cached', 'fit_size', 'resize_to_fit',
     'write_packed_cache', 'load_packed_cache', 'convert_to_cache',
 ]

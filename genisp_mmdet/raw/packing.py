@@ -111,6 +111,37 @@ except ImportError as e:  # built without a compiler, or not installed through s
     _KERNEL_MISSING = f'import failed ({e})'
 
 
+def orient_packed(image: np.ndarray, flip: int) -> np.ndarray:
+    """Turns a packed image into the orientation the camera recorded (LibRaw ``sizes.flip``).
+
+    ``flip`` is LibRaw's (dcraw's) code: bit 2 swaps rows and columns, bit 1 mirrors the rows,
+    bit 0 the columns, applied as LibRaw applies them when it renders (``0`` as shot, ``3``
+    upside down, ``6`` rotated 90 degrees clockwise, ``5`` counter-clockwise - EXIF
+    orientations 1, 3, 6 and 8).
+
+    Args:
+        image: ``(H, W, 3)`` packed image in the sensor's orientation, channel-planar memory
+            as :func:`pack_bayer` returns it.
+        flip: LibRaw's flip code, 0..7.
+
+    Returns:
+        ``(H, W, 3)`` or, when bit 2 is set, ``(W, H, 3)``, channel-planar like the input (the
+        input itself when ``flip`` is 0).
+    """
+    if not 0 <= flip <= 7:
+        raise ValueError(f'LibRaw flip code must be 0..7, got {flip}')
+    if not flip:
+        return image
+    planar = image.transpose(2, 0, 1)
+    if flip & 2:
+        planar = planar[:, ::-1]
+    if flip & 1:
+        planar = planar[:, :, ::-1]
+    if flip & 4:
+        planar = planar.transpose(0, 2, 1)
+    return np.ascontiguousarray(planar).transpose(1, 2, 0)
+
+
 def pack_kernel_available() -> bool:
     """True when the compiled one-pass packing kernel is importable (``setup.py`` builds it
     when a C compiler is present; without it :func:`pack_bayer` runs NumPy, ~3x slower)."""

@@ -20,7 +20,7 @@ import rawpy
 from ..color import camera_to_xyz_matrix
 from .errors import (MissingColorMatrixError, NotRawFileError, PathLike, RawFileNotFoundError,
                      RawReadError, TruncatedRawError, UnsupportedSensorError)
-from .packing import CfaLayout, cfa_layout, pack_bayer
+from .packing import CfaLayout, cfa_layout, orient_packed, pack_bayer
 
 #: The keys of :attr:`PackedRaw.meta` (``results['raw_meta']``), in a stable order.
 RAW_META_FIELDS = ('make', 'model', 'cfa_pattern', 'black_level', 'white_level', 'camera_wb',
@@ -61,7 +61,8 @@ class PackedRaw:
               when ``color_space == 'camera'``, so it can be applied later).
             * ``color_space`` (``'xyz' | 'camera'``): the space of :attr:`image`.
             * ``iso`` (float or None), ``exposure_time`` (seconds, float or None).
-            * ``visible_shape`` ([H, W]): LibRaw's visible Bayer frame before cropping to even.
+            * ``visible_shape`` ([H, W]): LibRaw's visible Bayer frame before cropping to even,
+              in the recorded orientation (swapped for a portrait shot).
     """
 
     image: np.ndarray
@@ -262,7 +263,9 @@ def read_raw(path: PathLike,
     ``(R, mean(G1, G2), B)`` for whichever CFA order the file has, then optionally camera RGB
     -> CIE XYZ (D65) with :func:`genisp_mmdet.color.camera_to_xyz_matrix` (inverse of the
     file's ``rgb_xyz_matrix``, or for DNGs LibRaw's ``color_matrix`` with the daylight
-    multipliers).
+    multipliers), and finally the orientation the camera recorded (``sizes.flip``: a portrait
+    shot comes out portrait, as LibRaw renders it; :func:`~genisp_mmdet.raw.packing.
+    orient_packed`).
 
     Args:
         path: the RAW file. Also used to name the file in errors when ``file_bytes`` is given.
@@ -374,6 +377,13 @@ def _decode(raw: 'rawpy.RawPy', path: str, file_bytes: Optional[bytes], color_sp
     # The mosaic is a view into LibRaw's buffer: packing must finish before the file closes.
     image = pack_bayer(bayer, layout, black, white,
                        cam_to_xyz if out_space == 'xyz' else None)
+    # the orientation the camera recorded (portrait shots), as LibRaw renders it and as
+    # annotations drawn on a rendering are; the visible frame turns with the image
+    flip = int(raw.sizes.flip)
+    image = orient_packed(image, flip)
+    visible = [int(bayer.shape[0]), int(bayer.shape[1])]
+    if flip & 4:
+        visible.reverse()
 
     other = raw.other
     make, model = _make_model(_tiff_ifd0(path, file_bytes))
@@ -390,6 +400,6 @@ def _decode(raw: 'rawpy.RawPy', path: str, file_bytes: Optional[bytes], color_sp
         color_space=out_space,
         iso=_positive_or_none(other.iso_speed),
         exposure_time=_positive_or_none(other.shutter_speed),
-        visible_shape=[int(bayer.shape[0]), int(bayer.shape[1])],
+        visible_shape=visible,
     )
     return PackedRaw(image=image, meta=meta)

@@ -16,7 +16,8 @@ from genisp_mmdet.synthetic.dng import cfa_dng_tags, rationals, save_dng
 def write_dng(path, bayer: np.ndarray, cfa: str = 'RGGB', black=64, white: int = 4095,
               xyz_to_camera: Optional[Sequence[Sequence[float]]] = None,
               as_shot_neutral: Optional[Sequence[float]] = None, make: str = 'GenISP',
-              model: str = 'Test Camera', exposure_time: Optional[tuple] = None) -> Path:
+              model: str = 'Test Camera', exposure_time: Optional[tuple] = None,
+              orientation: int = 1) -> Path:
     """Writes ``bayer`` ``(H, W)`` uint16 as an uncompressed 16-bit CFA DNG.
 
     Args:
@@ -24,6 +25,7 @@ def write_dng(path, bayer: np.ndarray, cfa: str = 'RGGB', black=64, white: int =
             (written with BlackLevelRepeatDim 2x2).
         xyz_to_camera: 3x3 ColorMatrix1 (XYZ -> camera, D65 illuminant); None writes none.
         exposure_time: ``(numerator, denominator)`` seconds.
+        orientation: EXIF/TIFF Orientation (1 as shot, 3 upside down, 6 and 8 portrait).
     """
     from pidng.defs import CalibrationIlluminant, DNGVersion
     from pidng.dng import Tag
@@ -31,6 +33,7 @@ def write_dng(path, bayer: np.ndarray, cfa: str = 'RGGB', black=64, white: int =
     bayer = np.ascontiguousarray(bayer, dtype=np.uint16)
     h, w = bayer.shape
     t = cfa_dng_tags(w, h, cfa)
+    t.set(Tag.Orientation, orientation)
     blacks = np.atleast_1d(np.asarray(black, dtype=np.int64))
     if blacks.size == 4:
         t.set(Tag.BlackLevelRepeatDim, [2, 2])

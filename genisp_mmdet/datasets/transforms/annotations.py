@@ -50,7 +50,8 @@ def annotated_to_visible(ann_size: Tuple[float, float], visible_size: Tuple[floa
 
     Raises:
         ValueError: invalid sizes or ``frame``, or the annotated frame is rotated relative to
-            the sensor (portrait vs landscape), which needs the file's orientation.
+            the visible frame (portrait vs landscape) although the loader has already turned
+            the image into the orientation the file records: file and annotation disagree.
     """
     ann_w, ann_h = (float(v) for v in ann_size)
     vis_w, vis_h = (float(v) for v in visible_size)
@@ -60,9 +61,10 @@ def annotated_to_visible(ann_size: Tuple[float, float], visible_size: Tuple[floa
         raise ValueError(f'frame must be one of {FRAMES}, got {frame!r}')
     if (ann_w > ann_h) != (vis_w > vis_h) and ann_w != ann_h and vis_w != vis_h:
         raise ValueError(f'annotated frame {ann_w:g}x{ann_h:g} is rotated relative to the '
-                         f'visible sensor frame {vis_w:g}x{vis_h:g}; rotated annotations are '
-                         'not supported (give an explicit offset/scale only if you un-rotate '
-                         'the boxes yourself)')
+                         f'visible frame {vis_w:g}x{vis_h:g} in the orientation the RAW file '
+                         'records: the annotations were drawn on a differently rotated '
+                         'rendering (give an explicit offset/scale only if you un-rotate the '
+                         'boxes yourself)')
     if frame == 'auto':
         small = (abs(vis_w - ann_w) / 2 <= margin * vis_w
                  and abs(vis_h - ann_h) / 2 <= margin * vis_h)

@@ -59,7 +59,7 @@ class LoadLibRawRenderedImage(BaseTransform):
             with rawpy.imread(path) as raw:
                 rgb = raw.postprocess(half_size=True, no_auto_bright=False,
                                       **self.WHITE_BALANCES[self.white_balance],
-                                      output_color=rawpy.ColorSpace.sRGB, user_flip=0,
+                                      output_color=rawpy.ColorSpace.sRGB,
                                       output_bps=16)
         except (rawpy.LibRawError, OSError) as exc:  # read_raw accepted it: a LibRaw failure
             raise RawReadError(path, f'LibRaw could not render it ({exc})') from exc
