@@ -51,8 +51,9 @@ class RawInferenceResult:
     Attributes:
         source: the file's path, or ``'<array N>'`` for the N-th array input.
         bboxes: ``(N, 4)`` float32 ``x0, y0, x1, y1`` in pixels of ``frame_shape``: for a RAW
-            file its visible sensor frame at full resolution, cropped to even size (the image
-            ``rawpy``'s ``postprocess`` renders before any rotation); for an array, the array.
+            file its visible sensor frame at full resolution, cropped to even size, in the
+            orientation the file records (the image ``rawpy``'s ``postprocess`` renders, a
+            portrait shot upright); for an array, the array.
         scores: ``(N,)`` float32, sorted as the detector returned them.
         labels: ``(N,)`` int64 class indices into ``classes``.
         classes: the detector's class names.
