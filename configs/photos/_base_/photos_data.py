@@ -16,7 +16,7 @@ raw_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                  'flip_direction', 'raw_meta', 'ann_to_img')
 
 train_pipeline = [
-    dict(type='LoadRawImageFromFile', color_space='xyz'),
+    dict(type='LoadRawImageFromFile', color_space='xyz', on_error='skip'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
