@@ -12,7 +12,7 @@ EXPECTED = {
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage', 'AsShotWhiteBalance'],
     'DATASETS': ['RawCocoDataset'],
     'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook',
-              'WarmStartISPHook', 'BadFilesHook'],
+              'WarmStartISPHook', 'BadFilesHook', 'ISPWatchHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],
 }
 

@@ -9,6 +9,8 @@ default_hooks = dict(
     visualization=dict(type='RawDetVisualizationHook'))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 # distributed runs: fail loudly if the ranks' ISPs ever diverge; on CPU, reuse freed memory;
-# report unreadable training files (on_error='skip') and stop above 1 % of the data
+# report unreadable training files (on_error='skip') and stop above 1 % of the data; log
+# GenISP's gains and matrix, warn when they saturate, stop on a non-finite loss
 custom_hooks = [dict(type='ISPSyncCheckHook'), dict(type='KeepFreedMemoryHook'),
-                dict(type='BadFilesHook', max_bad_fraction=0.01)]
+                dict(type='BadFilesHook', max_bad_fraction=0.01),
+                dict(type='ISPWatchHook', interval=50)]

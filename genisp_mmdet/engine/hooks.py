@@ -191,3 +191,77 @@ class BadFilesHook(Hook):
                 f'{self.max_bad_fraction:.1%}; list with reasons in {self.record}): check the '
                 "data before training on it, or raise BadFilesHook's max_bad_fraction")
         return len(bad)
+
+
+@HOOKS.register_module()
+class ISPWatchHook(Hook):
+    """Watches GenISP while it trains: its parameters' range, saturation and finite losses.
+
+    Every ``interval`` iterations it runs GenISP's parameter nets (not the ConvNet: cheap) on
+    the batch just trained and logs ConvWB's gains and ConvCC's matrix entries: min, max and
+    the share at their bounds (within 2 % of ``max_gain`` in log space, or of
+    ``max_matrix_delta`` from the identity); the first time more than ``saturation_warning``
+    of them sit at a bound it warns once - a rate too high for the data drives the soft
+    bounds into saturation, where their gradient vanishes. After every iteration a non-finite
+    loss stops the run with an error naming the batch's files (a run that went on would save
+    non-finite weights).
+
+    Args:
+        interval: iterations between logged statistics.
+        saturation_warning: share of parameters at a bound that triggers the warning.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 50, saturation_warning: float = 0.5):
+        self.interval, self.saturation_warning = interval, saturation_warning
+        self.warned = False
+
+    @staticmethod
+    def _isp(runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        isp = getattr(model.data_preprocessor, 'isp', None)
+        return isp if hasattr(isp, 'predict_params') else None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        bad = [k for k, v in (outputs or {}).items()
+               if not torch.isfinite(torch.as_tensor(v, dtype=torch.float64)).all()]
+        if bad:
+            files = [s.metainfo.get('img_path') for s in (data_batch or {}).get('data_samples', [])]
+            raise FloatingPointError(
+                f'non-finite {", ".join(bad)} at iteration {runner.iter + 1}; the batch: '
+                f'{files}. Check these files (tools/browse_dataset.py) and the learning rate')
+        isp = self._isp(runner)
+        if isp is None or not data_batch or not self.every_n_train_iters(runner, self.interval):
+            return
+        stats = self.param_stats(isp, data_batch['inputs'])
+        for name, value in stats.items():
+            runner.message_hub.update_scalar(f'train/isp_{name}', value)
+        at_bound = max(stats.get('gain_at_bound', 0.0), stats.get('matrix_at_bound', 0.0))
+        if at_bound > self.saturation_warning and not self.warned:
+            self.warned = True
+            runner.logger.warning(
+                f'ISPWatchHook: {at_bound:.0%} of GenISP\'s parameters sit at their bounds at '
+                f'iteration {runner.iter + 1} ({stats}); their gradient vanishes there - lower '
+                'the learning rate or raise max_gain / max_matrix_delta')
+
+    @staticmethod
+    @torch.no_grad()
+    def param_stats(isp, inputs) -> dict:
+        """min / max / share at the bound of the gains and of the matrix entries over
+        ``inputs`` (a list of ``(3, H, W)`` packed images, each run at its own size)."""
+        device = next(isp.parameters()).device
+        gains, matrices = zip(*(isp.predict_params(x.to(device).float()[None])
+                                for x in inputs))
+        gains, matrices = torch.cat(gains), torch.cat(matrices)
+        out = {}
+        if isp.use_wb:
+            bound = isp.conv_wb.max_log_gain
+            out.update(gain_min=float(gains.min()), gain_max=float(gains.max()),
+                       gain_at_bound=float((gains.log().abs() > 0.98 * bound).float().mean()))
+        if isp.use_cc:
+            delta = matrices - torch.eye(3, device=matrices.device)
+            bound = isp.conv_cc.max_matrix_delta
+            out.update(matrix_min=float(matrices.min()), matrix_max=float(matrices.max()),
+                       matrix_at_bound=float((delta.abs() > 0.98 * bound).float().mean()))
+        return out

@@ -202,6 +202,18 @@ class ShallowConvNet(nn.Module):
         return x
 
 
+@torch.no_grad()
+def estimate_noise(x: torch.Tensor) -> torch.Tensor:
+    """Per-image noise level of ``x (B, 3, H, W)``: the robust (median absolute deviation)
+    standard deviation of the channel mean's second difference along rows, scaled for white
+    noise. Textures raise it somewhat; it is a monotone proxy, not a calibrated measure.
+    Returns ``(B,)``."""
+    y = x.float().mean(dim=1)
+    d = (y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]).flatten(1)
+    mad = (d - d.median(dim=1, keepdim=True).values).abs().median(dim=1).values
+    return 1.4826 * mad / 6 ** 0.5
+
+
 def conv_label(conv: nn.Conv2d) -> str:
     """``'conv3x3 16->64'`` for a ``Conv2d(16, 64, 3)``."""
     kernel = 'x'.join(str(k) for k in conv.kernel_size)
@@ -229,6 +241,12 @@ class GenISP(BaseModule):
             and training through the detector starts from an image the detector already
             reads (see the README's photo benchmark for why).
         residual_mean: the fixed rendering's mean linear brightness.
+        noise_gate: with ``residual_to``, scale the ConvNet's correction per image by
+            ``sigmoid(4 * (a * z + b))``, ``z`` the log of the image's noise level
+            (:func:`estimate_noise`, after exposure normalisation, centred on -2.5), ``a``
+            and ``b`` learned from zero: lets one ConvNet correct noisy captures strongly and
+            clean ones little (the factor 4 lets Adam span the gate within a few hundred
+            steps).
         compile_convnet: run the shallow ConvNet through ``torch.compile`` (``True``, or a
             dict of ``torch.compile`` keyword arguments). It is memory-bound at full
             resolution (16- and 64-channel maps of the whole image) and inductor fuses its
@@ -250,12 +268,15 @@ class GenISP(BaseModule):
                  convnet: Dict | None = None, use_wb: bool = True, use_cc: bool = True,
                  max_gain: float = 16.0, max_matrix_delta: float = 2.0,
                  eps: float = 1e-6, residual_to: str | None = None,
-                 residual_mean: float = 0.18, compile_convnet: bool | Dict = False,
-                 init_cfg=None):
+                 residual_mean: float = 0.18, noise_gate: bool = False,
+                 compile_convnet: bool | Dict = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if residual_to not in (None, 'xyz', 'camera'):
             raise ValueError(f"residual_to must be None, 'xyz' or 'camera', got {residual_to!r}")
         self.residual_to, self.residual_mean = residual_to, residual_mean
+        if noise_gate and residual_to is None:
+            raise ValueError('noise_gate scales the correction of residual_to; set both')
+        self.noise_gate = nn.Parameter(torch.zeros(2)) if noise_gate else None
         self.thumbnail_size = thumbnail_size
         self.use_wb, self.use_cc, self.eps = use_wb, use_cc, eps
         self.conv_wb = ConvWB(max_gain, **(param_net or {})) if use_wb else None
@@ -302,23 +323,38 @@ class GenISP(BaseModule):
         scale = (1.0 / brightness).to(x.dtype)
         return x * scale, thumb * scale
 
-    def forward_with_params(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Like ``forward`` but returns ``dict(image, wb_gains (B, 3), cc_matrix (B, 3, 3),
-        white_balanced, color_corrected)`` (the latter two exposure-normalised) for
-        inspection and visualisation."""
-        batch = x.shape[0]
-        x, thumb = self.normalize_exposure(x)
-        eye = torch.eye(3, device=x.device)
-        gains = self.conv_wb(thumb) if self.use_wb else torch.ones(batch, 3, device=x.device)
-        balanced = apply_channel_gains(x, gains)
+    def params_from_thumbnail(self, thumb: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ConvWB's gains ``(B, 3)`` and ConvCC's matrix ``(B, 3, 3)`` from exposure-normalised
+        thumbnails ``(B, 3, s, s)`` (identity when switched off)."""
+        batch = thumb.shape[0]
+        gains = (self.conv_wb(thumb) if self.use_wb
+                 else torch.ones(batch, 3, device=thumb.device))
         if self.use_cc:
             # Resizing is linear and the gains are per channel, so gains applied to the
             # thumbnail equal the thumbnail of the white-balanced image: one resize serves both.
             matrix = self.conv_cc(apply_channel_gains(thumb, gains))
         else:
-            matrix = eye.expand(batch, 3, 3)
+            matrix = torch.eye(3, device=thumb.device).expand(batch, 3, 3)
+        return gains, matrix
+
+    def predict_params(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The gains and matrix GenISP applies to ``x (B, 3, H, W)``, without running the
+        shallow ConvNet (cheap: the parameter nets see 256x256 thumbnails)."""
+        return self.params_from_thumbnail(self.normalize_exposure(x)[1])
+
+    def forward_with_params(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Like ``forward`` but returns ``dict(image, wb_gains (B, 3), cc_matrix (B, 3, 3),
+        white_balanced, color_corrected)`` (the latter two exposure-normalised) for
+        inspection and visualisation."""
+        x, thumb = self.normalize_exposure(x)
+        gains, matrix = self.params_from_thumbnail(thumb)
+        balanced = apply_channel_gains(x, gains)
         corrected = apply_color_matrix(balanced, matrix)
         image = self.run_convnet(corrected)
+        if self.noise_gate is not None:
+            z = torch.log(estimate_noise(corrected).clamp_min(1e-6)) + 2.5
+            gate = torch.sigmoid(4.0 * (self.noise_gate[0] * z + self.noise_gate[1]))
+            image = image * gate.view(-1, 1, 1, 1).to(image.dtype)
         if self.residual_to is not None:
             image = image + self.fixed_rendering(corrected)
         return dict(image=image, wb_gains=gains, cc_matrix=matrix,

@@ -52,3 +52,57 @@ def test_nothing_is_logged_when_the_switch_is_off(monkeypatch):
     runner = runner_with(torch.nn.Linear(2, 2))
     KeepFreedMemoryHook().before_run(runner)
     assert runner.logger.lines == []
+
+
+def _watch_runner(isp, iteration=0):
+    from mmengine.logging import MessageHub
+    logs = []
+    runner = SimpleNamespace(
+        model=SimpleNamespace(data_preprocessor=SimpleNamespace(isp=isp)), iter=iteration,
+        message_hub=MessageHub.get_instance('isp_watch_test'),
+        logger=SimpleNamespace(warning=logs.append, info=logs.append))
+    return runner, logs
+
+
+def _batch(n=2):
+    from mmdet.structures import DetDataSample
+    samples = []
+    for i in range(n):
+        sample = DetDataSample()
+        sample.set_metainfo(dict(img_path=f'night/{i}.dng'))
+        samples.append(sample)
+    return dict(inputs=[torch.rand(3, 40, 56) * 0.01 for _ in range(n)],
+                data_samples=samples)
+
+
+def test_isp_watch_logs_parameters_and_warns_once_when_they_saturate():
+    from genisp_mmdet.engine.hooks import ISPWatchHook
+    from genisp_mmdet.models import GenISP
+    torch.manual_seed(0)
+    isp = GenISP()
+    hook = ISPWatchHook(interval=1)
+    stats = hook.param_stats(isp, _batch()['inputs'])
+    assert stats['gain_min'] == stats['gain_max'] == pytest.approx(1.0)  # identity start
+    assert stats['gain_at_bound'] == stats['matrix_at_bound'] == 0.0
+    runner, logs = _watch_runner(isp)
+    hook.after_train_iter(runner, 0, _batch(), dict(loss=torch.tensor(1.0)))
+    assert not logs
+    assert runner.message_hub.get_scalar('train/isp_gain_max').current() == pytest.approx(1.0)
+    with torch.no_grad():  # what a far too high learning rate does
+        for net in (isp.conv_wb.net, isp.conv_cc.net):
+            net.mlp[-1].bias.fill_(50.0)
+    for _ in range(2):
+        hook.after_train_iter(runner, 0, _batch(), dict(loss=torch.tensor(1.0)))
+    assert len(logs) == 1 and 'sit at their bounds' in logs[0]
+    assert runner.message_hub.get_scalar('train/isp_gain_at_bound').current() == 1.0
+
+
+def test_isp_watch_stops_on_a_non_finite_loss_naming_the_files():
+    from genisp_mmdet.engine.hooks import ISPWatchHook
+    from genisp_mmdet.models import GenISP
+    runner, _ = _watch_runner(GenISP(), iteration=41)
+    with pytest.raises(FloatingPointError, match=r'non-finite loss_cls at iteration 42') as info:
+        ISPWatchHook(interval=50).after_train_iter(
+            runner, 0, _batch(), dict(loss_cls=torch.tensor(float('nan')),
+                                      loss_bbox=torch.tensor(1.0)))
+    assert 'night/0.dng' in str(info.value) and 'night/1.dng' in str(info.value)

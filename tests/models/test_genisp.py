@@ -206,3 +206,27 @@ def test_residual_genisp_starts_as_the_fixed_rendering_and_learns_a_correction(s
 def test_residual_option_is_checked():
     with pytest.raises(ValueError, match="residual_to must be None, 'xyz' or 'camera'"):
         GenISP(residual_to='srgb')
+
+
+def test_noise_estimate_recovers_white_noise_and_ignores_smooth_shading():
+    from genisp_mmdet.models.genisp import estimate_noise
+    torch.manual_seed(0)
+    ramp = torch.linspace(0, 1, 256).view(1, 1, 1, 256).expand(2, 3, 128, 256)
+    sigma = torch.tensor([0.01, 0.1]).view(2, 1, 1, 1)
+    # the same noise in every channel, so the channel mean keeps its level
+    noisy = ramp + sigma * torch.randn(2, 1, 128, 256)
+    torch.testing.assert_close(estimate_noise(noisy), sigma.flatten(), rtol=0.1, atol=0)
+    assert float(estimate_noise(ramp.contiguous()).max()) < 1e-4
+
+
+def test_noise_gate_starts_neutral_and_needs_the_residual():
+    from genisp_mmdet.models import GainGammaISP
+    x = torch.rand(2, 3, 40, 56) * 0.01
+    isp = GenISP(residual_to='xyz', noise_gate=True)
+    torch.testing.assert_close(isp(x), GainGammaISP(color_space='xyz')(x), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        isp.convnet.body[-1].bias.fill_(0.2)
+    isp(x).sum().backward()
+    assert isp.noise_gate.grad.abs().min() > 0  # both gate parameters learn
+    with pytest.raises(ValueError, match='noise_gate scales the correction of residual_to'):
+        GenISP(noise_gate=True)
