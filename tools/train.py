@@ -19,6 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
 from genisp_mmdet.datasets.bad_files import TooManyBadFilesError  # noqa: E402
+from genisp_mmdet.engine.checkpoint import (find_resumable_checkpoint,  # noqa: E402
+                                            is_complete_checkpoint)
 from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
                                         enable_amp, fail, parse_runner_args, prepare_config)
 
@@ -47,10 +49,23 @@ def main(argv=None):
                                   'with `base_batch_size` in the config')
             cfg.auto_scale_lr.enable = True
         if args.resume == 'auto':
-            cfg.resume, cfg.load_from = True, None
+            # not mmengine's last_checkpoint alone: a kill while saving leaves it naming a
+            # truncated (or already deleted) file
+            latest, skipped = find_resumable_checkpoint(cfg.work_dir)
+            for path in skipped:
+                print(f'warning: not resuming from {path}: missing or truncated (a run killed '
+                      'while saving it?)', file=sys.stderr)
+            if latest is None:
+                print(f'warning: nothing to resume in {cfg.work_dir}: starting afresh',
+                      file=sys.stderr)
+            cfg.resume, cfg.load_from = latest is not None, latest
         elif args.resume is not None:
             if not os.path.isfile(args.resume):
                 raise ConfigError(f'--resume checkpoint not found: {args.resume}')
+            if not is_complete_checkpoint(args.resume):
+                raise ConfigError(f'--resume checkpoint {args.resume} is truncated or corrupt '
+                                  '(a run killed while saving it?); use --resume without a '
+                                  'path to take the newest complete one')
             cfg.resume, cfg.load_from = True, args.resume
     except ConfigError as exc:
         fail(str(exc))

@@ -116,3 +116,52 @@ def check_state_fits(model: torch.nn.Module, state: dict, path: str) -> bool:
             f'{missing[:4]}, {len(unexpected)} unexpected keys {unexpected[:4]} (was it '
             f'trained with this config?).{hint}')
     return has_detector
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` file: its zip archive opens and every member
+    passes its CRC check (a run killed while saving leaves a truncated file that fails it)."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def find_resumable_checkpoint(work_dir: str) -> tuple[str | None, list[str]]:
+    """The checkpoint a ``--resume`` of ``work_dir`` should continue from, and the newer ones
+    it had to pass over.
+
+    mmengine resumes from the file named in ``work_dir/last_checkpoint``; a run killed at the
+    wrong moment leaves that name pointing at a truncated file (killed while saving) or at one
+    already deleted (``max_keep_ckpts`` removes old checkpoints before the name is updated).
+    Candidates are that file, then every ``*.pth`` of the work dir from the newest; the first
+    complete one (:func:`is_complete_checkpoint`) wins.
+
+    Returns:
+        ``(path or None, skipped)``: ``skipped`` lists the candidates that were incomplete or
+        missing, newest first.
+    """
+    import glob
+    import os
+    import os.path as osp
+    candidates = []
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named if osp.isabs(named) else osp.join(work_dir, named))
+    candidates += sorted(glob.glob(osp.join(work_dir, '*.pth')), key=os.path.getmtime,
+                         reverse=True)
+    skipped, seen = [], set()
+    for path in candidates:
+        key = osp.realpath(path)
+        if key in seen:
+            continue
+        seen.add(key)
+        if osp.isfile(path) and is_complete_checkpoint(path):
+            return path, skipped
+        skipped.append(path)
+    return None, skipped

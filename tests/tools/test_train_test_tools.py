@@ -64,21 +64,69 @@ def isp_state(checkpoint):
     return {k: v for k, v in state.items() if k.startswith('data_preprocessor.isp.')}
 
 
-def test_resume_matches_an_uninterrupted_run(micro_data, tmp_path):
-    train(tmp_path / 'straight', micro_data, 2)
+@pytest.fixture(scope='module')
+def straight_run(micro_data, tmp_path_factory):
+    """Two uninterrupted epochs: what every interrupted and resumed run must end with."""
+    work_dir = tmp_path_factory.mktemp('straight')
+    train(work_dir, micro_data, 2)
+    return isp_state(work_dir / 'epoch_2.pth')
+
+
+def test_resume_matches_an_uninterrupted_run(micro_data, straight_run, tmp_path):
     train(tmp_path / 'resumed', micro_data, 1)
     out = train(tmp_path / 'resumed', micro_data, 2, '--resume')
     # the config's KeepFreedMemoryHook switched glibc to reusing memory on this CPU run
     assert 'CPU training: glibc keeps freed memory' in out.stdout + out.stderr
     assert 'resumed epoch: 1' in (out.stdout + out.stderr).lower() or \
         'auto resumed from the latest checkpoint' in (out.stdout + out.stderr).lower()
-    straight = isp_state(tmp_path / 'straight' / 'epoch_2.pth')
+    straight = straight_run
     resumed = isp_state(tmp_path / 'resumed' / 'epoch_2.pth')
     first = isp_state(tmp_path / 'resumed' / 'epoch_1.pth')
     assert straight.keys() == resumed.keys() and straight
     assert any(not torch.equal(first[k], straight[k]) for k in straight)  # epoch 2 trained
     for k in straight:
         torch.testing.assert_close(resumed[k], straight[k], rtol=0, atol=1e-6)
+
+
+def test_killed_runs_resume_to_the_uninterrupted_result(micro_data, straight_run, tmp_path):
+    """SIGKILL at random moments, each followed by --resume, and a kill while a checkpoint is
+    written (simulated: a truncated newest checkpoint that last_checkpoint names): the run
+    ends with the uninterrupted run's ISP, never loading a truncated file."""
+    import random
+    import signal
+    import time
+    work_dir = tmp_path / 'killed'
+    command = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+               '--resume', '--cfg-options', *TINY, 'train_cfg.max_epochs=2']
+    env = dict(os.environ, GENISP_DEMO_ROOT=f'{micro_data}/', OMP_NUM_THREADS='1')
+    moments = random.Random(0)
+    for _ in range(2):
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(moments.uniform(6.0, 20.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # the kill during a save: the newest checkpoint cut short, named by last_checkpoint
+    if (work_dir / 'epoch_1.pth').exists():
+        cut = work_dir / 'epoch_2.pth'
+        data = (work_dir / 'epoch_1.pth').read_bytes()
+        cut.write_bytes(data[:len(data) // 2])
+        (work_dir / 'last_checkpoint').write_text(str(cut))
+    out = run(command[1:], micro_data)
+    log = out.stdout + out.stderr
+    if (work_dir / 'epoch_1.pth').exists():
+        assert f'not resuming from {work_dir / "epoch_2.pth"}: missing or truncated' in log
+    resumed = isp_state(work_dir / 'epoch_2.pth')
+    assert resumed.keys() == straight_run.keys()
+    for k in straight_run:
+        torch.testing.assert_close(resumed[k], straight_run[k], rtol=0, atol=1e-6)
+    # an explicit --resume of a truncated file is refused in one line
+    bad = tmp_path / 'cut.pth'
+    bad.write_bytes((work_dir / 'epoch_2.pth').read_bytes()[:1000])
+    refused = run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'other'),
+                   '--resume', str(bad)], micro_data, check=False)
+    assert refused.returncode == 2 and 'is truncated or corrupt' in refused.stderr
+    assert 'Traceback' not in refused.stderr
 
 
 def test_checkpoints_load_weights_only_and_code_stays_refused(one_epoch_run, tmp_path):
