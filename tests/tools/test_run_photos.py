@@ -103,6 +103,18 @@ def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     merged = json.loads((data / 'annotations' / 'sony_rx100m7_train.json').read_text())
     assert len(merged['images']) == 6 and len({im['id'] for im in merged['images']}) == 6
 
+    # a single config scored by the analysis tool gets the benchmark's own numbers
+    scored = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/score_photos_config.py',
+         'configs/photos/baseline_gain_gamma.py', '--work-dir', str(tmp_path / 'one'),
+         '--data', str(data), '--darkness', '10', '200', '--detector-checkpoint',
+         str(detector)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert scored.returncode == 0, scored.stdout[-3000:] + scored.stderr[-3000:]
+    one = json.loads((tmp_path / 'one' / 'metrics.json').read_text())['metrics']
+    assert one == results['gain_gamma']['None']
+    assert 'unseen-camera AP x10' in scored.stdout
+
     # a second run reuses the renders, the trainings (2 ISPs x 2 seeds) and the scores
     # (4 learned, 2 baselines, the oracle)
     again = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500,
