@@ -210,8 +210,14 @@ def estimate_noise(x: torch.Tensor) -> torch.Tensor:
     Returns ``(B,)``."""
     y = x.float().mean(dim=1)
     d = (y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]).flatten(1)
-    mad = (d - d.median(dim=1, keepdim=True).values).abs().median(dim=1).values
+    mad = _lower_median((d - _lower_median(d)[:, None]).abs())
     return 1.4826 * mad / 6 ** 0.5
+
+
+def _lower_median(values: torch.Tensor) -> torch.Tensor:
+    """``torch.median(values, dim=1)`` (the lower middle value) through a sort, which ONNX
+    exports (as TopK) where it has no median."""
+    return values.sort(dim=1).values[:, (values.shape[1] - 1) // 2]
 
 
 def conv_label(conv: nn.Conv2d) -> str:

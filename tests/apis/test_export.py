@@ -27,11 +27,15 @@ def dngs(tmp_path_factory):
     return demo_dngs(tmp_path_factory.mktemp('demo'), num_test=2, width=200, height=150)
 
 
-@pytest.fixture(scope='module', params=['demo_retinanet', 'yolox_nano'])
+@pytest.fixture(scope='module', params=['demo_retinanet', 'yolox_nano', 'residual_gated'])
 def inferencer(request, tmp_path_factory):
     config, options = {'demo_retinanet': (DEMO_CONFIG, KEEP_ALL),
                        'yolox_nano': (YOLOX_CONFIG, {'model.detector_overrides': dict(
-                           test_cfg=dict(score_thr=0.0))})
+                           test_cfg=dict(score_thr=0.0))}),
+                       # the fixed rendering and the noise gate (a median) export too
+                       'residual_gated': (DEMO_CONFIG, dict(KEEP_ALL, **{
+                           'model.data_preprocessor.isp.residual_to': 'xyz',
+                           'model.data_preprocessor.isp.noise_gate': True}))
                        }[request.param]
     checkpoint = save_genisp_checkpoint(tmp_path_factory.mktemp('ckpt') / 'genisp.pth',
                                         config, cfg_options=options)
