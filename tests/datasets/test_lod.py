@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip('torch')
-pytest.importorskip('mmdet')
-
-from genisp_mmdet.datasets import (COCO_CLASSES, COCO_NAME_TO_ID,  # noqa: E402
+from genisp_mmdet.datasets import (COCO_CLASSES, COCO_NAME_TO_ID,
                                    LoadNumpyImageFromFile, RawCocoDataset, RawCocoMetric)
-from tests.helpers import load_tool  # noqa: E402
+from tests.helpers import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 LOD_COUNTS = {'train': (1784, 8342), 'val': (446, 2047)}

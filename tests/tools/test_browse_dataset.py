@@ -3,15 +3,13 @@ the real CinemaDNG of ../shared through the RAW template config (skips without i
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from mmdet.datasets import CocoDataset
 
-pytest.importorskip('mmdet')
-cv2 = pytest.importorskip('cv2')
-
-from genisp_mmdet.datasets import COCO_CLASSES  # noqa: E402
-from mmdet.datasets import CocoDataset  # noqa: E402
-from tests.helpers import load_tool  # noqa: E402
+from genisp_mmdet.datasets import COCO_CLASSES
+from tests.helpers import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 LOD_CFG = str(REPO / 'configs' / '_base_' / 'datasets' / 'lod_dark.py')
@@ -101,9 +99,6 @@ def test_real_dng_through_the_raw_folder_template(shared, tmp_path, capsys):
     """A real Bayer file (Blackmagic Pocket 4K CinemaDNG, 4128x2176 visible) annotated on its
     full frame: decoded, packed, aligned, resized, drawn."""
     dng = shared('raw-samples', 'blackmagic_pocket4k_rggb.dng')
-    transforms = pytest.importorskip('genisp_mmdet.datasets.transforms')
-    if not hasattr(transforms, 'LoadRawImageFromFile'):
-        pytest.skip('LoadRawImageFromFile is not implemented yet')
     (tmp_path / 'raw').mkdir()
     (tmp_path / 'raw' / dng.name).symlink_to(dng)
     (tmp_path / 'annotations').mkdir()
