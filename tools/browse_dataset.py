@@ -16,6 +16,16 @@ the summary.
 
 Writes ``<output-dir>/<index>_<file stem>.png``. Exit status 0, or 2 with a one-line reason (no
 such config, split, or annotation file; nothing to do).
+
+Pre-flight check of a whole dataset before a long run (nothing drawn):
+
+    python tools/browse_dataset.py CONFIG --split train --check --workers 8 [--report bad.json]
+
+runs the split's loading and box-alignment steps on every image in parallel worker processes
+and lists every file that cannot be read (and why), every box that alignment clips by more
+than a pixel (the annotation does not fit the RAW frame), and every annotation drawn on a
+frame rotated relative to the file's recorded orientation. Exit status 0 when all is well,
+1 when it found problems.
 """
 from __future__ import annotations
 
@@ -47,7 +57,80 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='auto-exposure: this luminance percentile becomes white')
     parser.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
                         help='override config settings, as in tools/train.py')
+    parser.add_argument('--check', action='store_true',
+                        help='pre-flight check of every image instead of drawing')
+    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1),
+                        help='--check: worker processes')
+    parser.add_argument('--report', help='--check: write the problems found as JSON here')
     return parser.parse_args(argv)
+
+
+class _CheckedImages:
+    """Map-style dataset over the check of each image (for a DataLoader's workers)."""
+
+    def __init__(self, dataset, n):
+        from genisp_mmdet.datasets.transforms import AlignRawAnnotations
+        steps = list(dataset.pipeline.transforms)
+        ends = [i for i, t in enumerate(steps) if isinstance(t, AlignRawAnnotations)]
+        if not ends:
+            raise ValueError('the pipeline has no AlignRawAnnotations step to check boxes with')
+        self.steps = steps[:ends[0] + 1]
+        for step in self.steps:  # a check reports every unreadable file: never skip one
+            if getattr(step, 'on_error', None) == 'skip':
+                step.on_error = 'raise'
+        self.dataset, self.n = dataset, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, idx):
+        from genisp_mmdet.raw import RawReadError
+        info = self.dataset.get_data_info(idx)
+        path = info.get('img_path')
+        results = dict(info)
+        try:
+            for step in self.steps:
+                results = step(results)
+        except RawReadError as err:
+            return dict(kind='unreadable', file=path, reason=f'{type(err).__name__}: '
+                        f'{err.reason}')
+        except (ValueError, KeyError) as err:  # alignment: rotated or missing frame sizes
+            kind = 'orientation' if 'rotated relative' in str(err) else 'error'
+            return dict(kind=kind, file=path, reason=str(err))
+        h, w = results['img_shape'][:2]
+        (ax, ay), (bx, by) = results['ann_to_img']['scale'], results['ann_to_img']['offset']
+        clipped = []
+        for inst in info.get('instances', []):
+            x0, y0, x1, y1 = inst['bbox']
+            m = (ax * x0 + bx, ay * y0 + by, ax * x1 + bx, ay * y1 + by)
+            if m[0] < -1 or m[1] < -1 or m[2] > w + 1 or m[3] > h + 1:
+                clipped.append(dict(bbox=[round(v, 1) for v in inst['bbox']],
+                                    in_image=[round(v, 1) for v in m], image=[w, h]))
+        return dict(kind='clipped', file=path, boxes=clipped) if clipped else \
+            dict(kind='ok', file=path)
+
+
+def check_dataset(dataset, n, workers, report=None) -> int:
+    """The ``--check`` scan; prints every problem and a summary, returns the exit status."""
+    import json
+
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+    loader = DataLoader(_CheckedImages(dataset, n), batch_size=None, num_workers=workers)
+    problems = [r for r in tqdm(loader, total=n, desc='checking', unit='img', file=sys.stderr)
+                if r['kind'] != 'ok']
+    for p in problems:
+        detail = p.get('reason') or f'{len(p["boxes"])} box(es) clipped, e.g. {p["boxes"][0]}'
+        print(f'{p["kind"]}: {p["file"]}: {detail}')
+    counts = {k: sum(p['kind'] == k for p in problems)
+              for k in ('unreadable', 'clipped', 'orientation', 'error')}
+    print(f'{n} image(s) checked: {counts["unreadable"]} unreadable, {counts["clipped"]} with '
+          f'clipped boxes, {counts["orientation"]} with a rotated annotation frame, '
+          f'{counts["error"]} other errors')
+    if report:
+        with open(report, 'w') as f:
+            json.dump(dict(images=n, counts=counts, problems=problems), f, indent=1)
+    return 1 if problems else 0
 
 
 def render(image, raw_meta: Optional[dict], percentile: float = 99.0) -> np.ndarray:
@@ -103,7 +186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if not osp.isfile(args.config):
         return fail(f'config file not found: {args.config}')
-    if args.not_show and not args.output_dir:
+    if args.not_show and not args.output_dir and not args.check:
         return fail('nothing to do: with --not-show, give --output-dir to write PNGs')
     if args.max is not None and args.max < 1:
         return fail(f'--max must be >= 1, got {args.max}')
@@ -144,6 +227,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     n = len(dataset) if args.max is None else min(args.max, len(dataset))
     if n == 0:
         return fail(f'the {args.split} dataset is empty')
+    if args.check:
+        try:
+            return check_dataset(dataset, n, args.workers, args.report)
+        except ValueError as err:
+            return fail(f'{args.config}: {err}')
     if args.output_dir:
         os.makedirs(args.output_dir, exist_ok=True)
     show = not args.not_show

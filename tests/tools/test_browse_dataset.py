@@ -119,3 +119,41 @@ def test_real_dng_through_the_raw_folder_template(shared, tmp_path, capsys):
     color = np.array(PALETTE[COCO_CLASSES.index('car')])
     x0, ym = round(box[0] * s), round((box[1] + box[3] / 2) * s)
     assert np.abs(png[ym, x0 - 1:x0 + 2].astype(int) - color).sum(axis=1).min() == 0
+
+
+def test_check_lists_every_unreadable_file_clipped_box_and_rotated_frame(tmp_path, capsys):
+    """--check over a RAW folder with one file of each problem: each is named, the clean
+    ones are not, the exit status says problems were found, the report has them all."""
+    from tests.helpers import demo_dngs
+    dngs = demo_dngs(tmp_path / 'gen', num_test=5, width=128, height=96)
+    raw = tmp_path / 'raw'
+    raw.mkdir()
+    names = ['clean.dng', 'cut.dng', 'text.dng', 'clipped.dng', 'rotated.dng']
+    for name, dng in zip(names, dngs):
+        (raw / name).write_bytes(dng.read_bytes())
+    (raw / 'cut.dng').write_bytes((raw / 'cut.dng').read_bytes()[:5000])
+    (raw / 'text.dng').write_text('not a raw file')
+    frames = {'rotated.dng': (96, 128)}  # annotated portrait, the file is landscape
+    boxes = {'clipped.dng': [100, 40, 60, 30]}  # runs 32 px past the right edge
+    images = [dict(id=i + 1, file_name=n, width=frames.get(n, (128, 96))[0],
+                   height=frames.get(n, (128, 96))[1]) for i, n in enumerate(names)]
+    anns = [dict(id=i + 1, image_id=i + 1, category_id=3, bbox=boxes.get(n, [10, 10, 30, 20]),
+                 area=600, iscrowd=0) for i, n in enumerate(names)]
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations' / 'val.json').write_text(json.dumps(dict(
+        images=images, annotations=anns, categories=[dict(id=3, name='car')])))
+    report = tmp_path / 'report.json'
+    status = browse.main([FOLDER_CFG, '--split', 'val', '--check', '--workers', '2',
+                          '--report', str(report), '--cfg-options',
+                          f'val_dataloader.dataset.data_root={tmp_path}'])
+    out = capsys.readouterr().out
+    assert status == 1
+    found = {p['file'].rsplit('/', 1)[1]: p for p in json.loads(report.read_text())['problems']}
+    assert {k: v['kind'] for k, v in found.items()} == {
+        'cut.dng': 'unreadable', 'text.dng': 'unreadable', 'clipped.dng': 'clipped',
+        'rotated.dng': 'orientation'}
+    assert 'TruncatedRawError' in found['cut.dng']['reason']
+    assert 'NotRawFileError' in found['text.dng']['reason']
+    assert found['clipped.dng']['boxes'][0]['in_image'][2] > 64  # packed frame: 64 wide
+    assert '5 image(s) checked: 2 unreadable, 1 with clipped boxes, 1 with a rotated' in out
+    assert 'clean.dng' not in out
