@@ -11,7 +11,7 @@ model = dict(
     # 0-255 output to the size divisor of 32 with the same value
     data_preprocessor=dict(batch_augments=None, pad_value=114.0))
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadRawImageFromFile', on_error='skip'),
+    dict(type='LoadRawImageFromFile', on_error='skip', isolate=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='Resize', scale=(416, 416), keep_ratio=True),

@@ -3,7 +3,7 @@
 _base_ = './genisp_retinanet.py'
 model = dict(detector='mmdet::yolox/yolox_s_8xb8-300e_coco.py', detector_checkpoint='zoo')
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadRawImageFromFile', on_error='skip'),
+    dict(type='LoadRawImageFromFile', on_error='skip', isolate=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='Resize', scale=(640, 640), keep_ratio=True),

@@ -1,5 +1,6 @@
 """Small builders shared by tests: tiny detector configs, synthetic RAW batches, tool modules."""
 import importlib.util
+import os
 from pathlib import Path
 
 import torch
@@ -97,3 +98,36 @@ def save_genisp_checkpoint(path, config=DEMO_CONFIG, seed=0, cfg_options=None) -
     torch.save(dict(state_dict=model.state_dict(),
                     meta=dict(dataset_meta=dict(classes=classes) if classes else {})), path)
     return str(path)
+
+
+#: a sitecustomize that makes LibRaw's decode crash (a real segmentation fault) on files whose
+#: name contains ``crash_libraw`` and hang on ``hang_libraw``, in every new Python process
+#: started with it on PYTHONPATH: what a malformed file does to an unlucky LibRaw build
+_LIBRAW_SABOTAGE = '''
+import ctypes, time
+import rawpy
+
+_imread = rawpy.imread
+
+
+def imread(source, *args, **kwargs):
+    name = source if isinstance(source, str) else ''
+    if 'crash_libraw' in name:
+        ctypes.string_at(0)  # segmentation fault
+    if 'hang_libraw' in name:
+        time.sleep(3600)
+    return _imread(source, *args, **kwargs)
+
+
+rawpy.imread = imread
+'''
+
+
+def libraw_sabotage_env(folder) -> dict:
+    """Environment for child processes in which LibRaw crashes or hangs on chosen files
+    (:data:`_LIBRAW_SABOTAGE`); this process is left alone."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'sitecustomize.py').write_text(_LIBRAW_SABOTAGE)
+    paths = [str(folder)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+    return dict(PYTHONPATH=os.pathsep.join(paths))

@@ -60,9 +60,9 @@ import rawpy  # noqa: E402
 import torch  # noqa: E402
 
 from genisp_mmdet.models.genisp import conv_label  # noqa: E402
-from genisp_mmdet.raw import (RawReadError, cfa_layout, load_packed_cache,  # noqa: E402
-                              pack_bayer, pack_kernel_available, read_raw, resize_to_fit,
-                              write_packed_cache)
+from genisp_mmdet.raw import (IsolatedDecoder, RawReadError, cfa_layout,  # noqa: E402
+                              load_packed_cache, pack_bayer, pack_kernel_available, read_raw,
+                              resize_to_fit, write_packed_cache)
 
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'genisp_retinanet.py')
 DEFAULT_RAW_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared', 'raw-samples')
@@ -193,9 +193,11 @@ def time_loading(path: str, repeats: int, cache_dir: str, warmup: int = 1) -> Di
     # RAW-NOD's cameras (and most others) deliver 12-14 bits, where pack_bayer sums the greens
     # as integers; a 15-16-bit file is also packed as the same mosaic at 14 bits to show that
     bayer_14bit = (bayer >> 2) if white > 16383 else None
+    isolated = IsolatedDecoder()
     try:
         fns = {
             'read_raw': lambda: read_raw(path),
+            'read_raw_isolated': lambda: isolated.read_raw(path),
             'decode': lambda: _decode_alone(path),
             'pack': lambda: pack_bayer(bayer, layout, black, white, matrix),
             'pack_numpy': lambda: pack_bayer(bayer, layout, black, white, matrix,
@@ -213,6 +215,7 @@ def time_loading(path: str, repeats: int, cache_dir: str, warmup: int = 1) -> Di
         times = interleaved(fns, repeats, warmup=warmup, faults=faults)
     finally:
         held.close()
+        isolated.close()
     return dict(path=path, shape=list(bayer.shape), packed_shape=list(packed.image.shape[:2]),
                 cache_shapes=dict(train=list(train_img.shape[:2]),
                                   full=list(packed.image.shape[:2])),
@@ -784,6 +787,8 @@ def render_report(results: Dict) -> str:
         label = {
             'decode': '(b) LibRaw decode alone: `imread` + `raw_image_visible`',
             'read_raw': '(a) `read_raw(path)`: decode + pack + XYZ',
+            'read_raw_isolated': '(a-iso) the same in the decoder process '
+                                 '(`IsolatedDecoder`, `isolate=True`), image copied back',
             'pack': '(a-) pack + XYZ alone (`pack_bayer` on the decoded mosaic)',
             'pack_numpy': "(a-np) the same with `backend='numpy'` (the fallback without a "
                           'compiled kernel)',
@@ -794,7 +799,7 @@ def render_report(results: Dict) -> str:
             'cache_full': '(e) `load_packed_cache`, full packed resolution',
             'pack_14bit': '(a-14) pack + XYZ alone, the same mosaic at 14 bits (values / 4)',
         }
-        for key in ('decode', 'read_raw', 'pack', 'pack_numpy', 'pack_14bit', 'postprocess_half',
+        for key in ('decode', 'read_raw', 'read_raw_isolated', 'pack', 'pack_numpy', 'pack_14bit', 'postprocess_half',
                     'postprocess_full', 'cache_train', 'npy_train', 'cache_full'):
             if key not in res['times']:
                 continue

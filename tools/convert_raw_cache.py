@@ -17,24 +17,26 @@
   written under a temporary name and renamed, the ``.json`` last, so an interrupted run
   never leaves an entry that looks complete.
 * Failures are listed per file with their error, and the exit status is 1 if any file
-  failed (0 otherwise).
+  failed (0 otherwise). Each worker decodes in its own child process
+  (``genisp_mmdet.raw.IsolatedDecoder``): a file that crashes LibRaw or hangs it longer than
+  ``--timeout`` seconds is one failure, named, and the other files are still converted.
 * At the end the time to load one cached entry is compared with decoding its RAW file.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import sys
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from tqdm import tqdm
 
-from genisp_mmdet.raw import (RawReadError, cache_path_for, convert_to_cache, is_cached,
+from genisp_mmdet.raw import (IsolatedDecoder, RawReadError, cache_path_for, is_cached,
                               load_packed_cache, read_raw)
 
 #: File extensions LibRaw decodes (lower case); the ones with 2x2 Bayer sensors load, others
@@ -75,31 +77,35 @@ def collect_tasks(src: Path, out: Path, img_root: Optional[Path]) -> List[Task]:
     return [(str(root / rel), cache_path_for(out / rel)) for rel in rels]
 
 
-def _convert(args) -> Tuple[str, Optional[dict], Optional[str]]:
-    src, dst, scale, color_space, on_missing = args
+def _run(jobs, workers: int, timeout: float):
+    """Yields ``(src, info, error)`` per job as they finish.
+
+    Each worker thread drives its own decoder process (:class:`IsolatedDecoder`): a file that
+    crashes or hangs LibRaw fails alone, named, and the other files are converted.
+    """
+    local = threading.local()
+    decoders: List[IsolatedDecoder] = []
+
+    def convert(job):
+        src, dst, scale, color_space, on_missing = job
+        if not hasattr(local, 'decoder'):
+            local.decoder = IsolatedDecoder(timeout)
+            decoders.append(local.decoder)
+        try:
+            return src, local.decoder.convert_to_cache(src, dst, scale, color_space,
+                                                       on_missing), None
+        except RawReadError as e:  # the reason without the path, which the report prints
+            return src, None, f'{type(e).__name__}: {e.reason}'
+        except (OSError, ValueError) as e:  # e.g. the cache folder cannot be written
+            return src, None, f'{type(e).__name__}: {e}'
+
     try:
-        return src, convert_to_cache(src, dst, scale, color_space, on_missing), None
-    except RawReadError as e:  # the reason without the path, which the report prints first
-        return src, None, f'{type(e).__name__}: {e.reason}'
-    except Exception as e:  # noqa: BLE001 - every failure is reported per file
-        return src, None, f'{type(e).__name__}: {e}'
-
-
-def _run(jobs, workers: int):
-    """Yields ``_convert`` results as they finish, in this process or in worker processes."""
-    if workers == 1:
-        yield from map(_convert, jobs)
-        return
-    # spawn, not fork: LibRaw is built with OpenMP, which can deadlock in forked children. A
-    # process pool executor (unlike multiprocessing.Pool) reports a worker killed mid-file
-    # (e.g. by a LibRaw crash) as a failure instead of waiting for it forever.
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
-        futures = {pool.submit(_convert, job): job[0] for job in jobs}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as e:  # noqa: BLE001 - a dead worker fails its file, not the run
-                yield futures[future], None, f'{type(e).__name__}: {e}'
+        with ThreadPoolExecutor(workers) as pool:
+            yield from (f.result() for f in as_completed([pool.submit(convert, job)
+                                                          for job in jobs]))
+    finally:
+        for decoder in decoders:
+            decoder.close()
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -133,6 +139,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "json's folder)")
     parser.add_argument('--color-space', choices=('xyz', 'camera'), default='xyz')
     parser.add_argument('--on-missing-matrix', choices=('raise', 'camera'), default='raise')
+    parser.add_argument('--timeout', type=float, default=120.0,
+                        help='seconds one file may take before its decoder is stopped and '
+                             'the file listed as failed (default 120)')
     parser.add_argument('--no-benchmark', action='store_true',
                         help='skip timing a cached load against a decode at the end')
     args = parser.parse_args(argv)
@@ -150,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for src, dst in todo]
     workers = max(1, min(args.workers, len(jobs)))
     with tqdm(total=len(jobs), unit='file', dynamic_ncols=True) as bar:
-        for src, info, error in _run(jobs, workers):
+        for src, info, error in _run(jobs, workers, args.timeout):
             if error is None:
                 decode_times.append(info['seconds'])
             else:

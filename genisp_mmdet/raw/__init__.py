@@ -2,8 +2,10 @@
 errors, and the decode-once packed cache."""
 from .cache import (cache_path_for, convert_to_cache, fit_size, is_cached, load_packed_cache,
                     resize_to_fit, sidecar_path_for, write_packed_cache)
-from .errors import (MissingColorMatrixError, NotRawFileError, RawFileNotFoundError,
-                     RawReadError, TruncatedRawError, UnsupportedSensorError)
+from .errors import (DecoderCrashError, DecoderTimeoutError, MissingColorMatrixError,
+                     NotRawFileError, RawFileNotFoundError, RawReadError, TruncatedRawError,
+                     UnsupportedSensorError)
+from .isolation import IsolatedDecoder
 from .packing import (CFA_PATTERNS, CfaLayout, cfa_layout, orient_packed, pack_bayer,
                       pack_kernel_available)
 from .reader import (RAW_META_FIELDS, MissingColorMatrixWarning, PackedRaw, read_raw)
@@ -11,7 +13,8 @@ from .reader import (RAW_META_FIELDS, MissingColorMatrixWarning, PackedRaw, read
 __all__ = [
     'read_raw', 'PackedRaw', 'RAW_META_FIELDS', 'MissingColorMatrixWarning',
     'RawReadError', 'RawFileNotFoundError', 'NotRawFileError', 'TruncatedRawError',
-    'UnsupportedSensorError', 'MissingColorMatrixError',
+    'UnsupportedSensorError', 'MissingColorMatrixError', 'DecoderCrashError',
+    'DecoderTimeoutError', 'IsolatedDecoder',
     'CFA_PATTERNS', 'CfaLayout', 'cfa_layout', 'orient_packed', 'pack_bayer', 'pack_kernel_available',
     'cache_path_for', 'sidecar_path_for', 'is_cached', 'fit_size', 'resize_to_fit',
     'write_packed_cache', 'load_packed_cache', 'convert_to_cache',

@@ -67,3 +67,14 @@ class UnsupportedSensorError(RawReadError):
 
 class MissingColorMatrixError(RawReadError):
     """The file has no usable camera -> XYZ colour matrix and ``on_missing_matrix='raise'``."""
+
+
+class DecoderCrashError(RawReadError):
+    """The process decoding the file died (a LibRaw crash: segmentation fault, abort, out of
+    memory) while reading it; raised by :class:`~genisp_mmdet.raw.IsolatedDecoder`, whose
+    caller lives on."""
+
+
+class DecoderTimeoutError(RawReadError):
+    """Decoding the file took longer than the allowed time (a LibRaw hang); the decoder process
+    was stopped (:class:`~genisp_mmdet.raw.IsolatedDecoder`)."""

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import rawpy
 
-from ..color import camera_to_xyz_matrix
+from ..color.matrices import camera_to_xyz_matrix
 from .errors import (MissingColorMatrixError, NotRawFileError, PathLike, RawFileNotFoundError,
                      RawReadError, TruncatedRawError, UnsupportedSensorError)
 from .packing import CfaLayout, cfa_layout, orient_packed, pack_bayer

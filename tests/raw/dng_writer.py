@@ -53,3 +53,41 @@ def write_dng(path, bayer: np.ndarray, cfa: str = 'RGGB', black=64, white: int =
     t.set(Tag.DNGVersion, DNGVersion.V1_4)
     t.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
     return Path(save_dng(t, bayer, path))
+
+
+def write_monochrome_dng(path, image: np.ndarray, white: int = 4095) -> Path:
+    """Writes ``image`` ``(H, W)`` uint16 as a DNG of a sensor without a colour filter array
+    (LinearRaw, one sample per pixel): a non-Bayer file the reader must refuse."""
+    from pidng.defs import DNGVersion, Orientation, PhotometricInterpretation
+    from pidng.dng import DNGTags, Tag
+
+    image = np.ascontiguousarray(image, dtype=np.uint16)
+    h, w = image.shape
+    tags = DNGTags()
+    for tag, value in ((Tag.ImageWidth, w), (Tag.ImageLength, h), (Tag.TileWidth, w),
+                       (Tag.TileLength, h), (Tag.Orientation, Orientation.Horizontal),
+                       (Tag.PhotometricInterpretation, PhotometricInterpretation.Linear_Raw),
+                       (Tag.SamplesPerPixel, 1), (Tag.BitsPerSample, 16), (Tag.BlackLevel, 0),
+                       (Tag.WhiteLevel, white), (Tag.Make, 'GenISP'),
+                       (Tag.Model, 'Monochrome Test Camera'),
+                       (Tag.DNGVersion, DNGVersion.V1_4),
+                       (Tag.DNGBackwardVersion, DNGVersion.V1_2)):
+        tags.set(tag, value)
+    return Path(save_dng(tags, image, path))
+
+
+def set_orientation(path, orientation: int) -> None:
+    """Rewrites the Orientation tag of IFD0 in place (a portrait shot of the same file)."""
+    import struct
+    data = bytearray(Path(path).read_bytes())
+    end = '<' if data[:2] == b'II' else '>'
+    offset = struct.unpack_from(end + 'I', data, 4)[0]
+    for k in range(struct.unpack_from(end + 'H', data, offset)[0]):
+        entry = offset + 2 + 12 * k
+        tag, typ = struct.unpack_from(end + 'HH', data, entry)
+        if tag == 0x0112:
+            assert typ == 3, 'Orientation is a SHORT'
+            struct.pack_into(end + 'H', data, entry + 8, orientation)
+            Path(path).write_bytes(bytes(data))
+            return
+    raise ValueError(f'{path} has no Orientation tag in IFD0')

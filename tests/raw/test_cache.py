@@ -146,3 +146,23 @@ def test_converter_rejects_bad_arguments(tmp_path):
         tool.main([str(tmp_path / 'missing'), str(tmp_path / 'out')])
     with pytest.raises(SystemExit):
         tool.main([str(tmp_path), str(tmp_path / 'out'), '--scale', '1333by800'])
+
+
+def test_converter_lists_files_that_crash_or_hang_libraw_and_converts_the_rest(tmp_path,
+                                                                              raw_folder):
+    from tests.helpers import libraw_sabotage_env
+    good = (raw_folder / 'img0.dng').read_bytes()
+    (raw_folder / 'crash_libraw.dng').write_bytes(good)
+    (raw_folder / 'hang_libraw.dng').write_bytes(good)
+    out = tmp_path / 'cache'
+    env = dict(os.environ, **libraw_sabotage_env(tmp_path / 'site'))
+    proc = subprocess.run([sys.executable, str(TOOL), str(raw_folder), str(out), '--workers',
+                           '2', '--timeout', '5', '--no-benchmark'], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'converted 3, skipped 0, failed 2' in proc.stdout
+    assert 'crash_libraw.dng: DecoderCrashError' in proc.stderr and 'SIGSEGV' in proc.stderr
+    assert 'hang_libraw.dng: DecoderTimeoutError' in proc.stderr
+    assert all(is_cached(out / rel) for rel in ('img0.dng.npy', 'img1.dng.npy',
+                                                'night/img2.dng.npy'))
+    assert not list(out.glob('*libraw*'))

@@ -199,6 +199,59 @@ def test_unreadable_training_files_are_skipped_reported_and_bounded(micro_data, 
     assert str(tmp_path / 'strict' / 'bad_files.jsonl') in strict.stderr
 
 
+def test_a_run_over_a_truncated_a_monochrome_a_portrait_and_a_libraw_crashing_file(
+        micro_data, tmp_path):
+    """Issue 14's acceptance run: every kind of bad file in one training folder, DataLoader
+    workers decoding in isolation; the run ends, the three unreadable files are reported and
+    the portrait shot is trained on, turned."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from tests.helpers import libraw_sabotage_env
+    from tests.raw.dng_writer import set_orientation, write_monochrome_dng
+    data = tmp_path / 'data'
+    shutil.copytree(micro_data, data)
+    folder = data / 'sony_rx100m7' / 'train'
+    ann_path = data / 'annotations' / 'sony_rx100m7_train.json'
+    coco = json.loads(ann_path.read_text())
+    images = sorted(coco['images'], key=lambda im: im['file_name'])
+    truncated, mono, portrait, crash = (folder / images[k]['file_name'] for k in range(4))
+    truncated.write_bytes(truncated.read_bytes()[:4000])
+    write_monochrome_dng(mono, np.full((96, 128), 1000, np.uint16))
+    # the portrait shot: the camera recorded "turn 90 degrees clockwise"; its annotations
+    # are drawn on the turned picture, as a labelling tool shows it
+    set_orientation(portrait, 6)
+    images[2]['width'], images[2]['height'] = images[2]['height'], images[2]['width']
+    for ann in coco['annotations']:
+        if ann['image_id'] == images[2]['id']:
+            x, y, w, h = ann['bbox']
+            ann['bbox'] = [images[2]['width'] - y - h, x, h, w]
+    # the LibRaw crash: a name the sabotaged decoder process segfaults on
+    crash_name = 'crash_libraw.dng'
+    crash.rename(folder / crash_name)
+    images[3]['file_name'] = crash_name
+    crash = folder / crash_name
+    ann_path.write_text(json.dumps(coco))
+
+    work_dir = tmp_path / 'run'
+    out = run(['tools/train.py', CONFIG, '--work-dir', str(work_dir), '--cfg-options', *TINY,
+               'train_cfg.max_epochs=1', 'train_dataloader.num_workers=2',
+               'train_dataloader.dataset.pipeline.0.isolate=True',
+               'custom_hooks.2.max_bad_fraction=0.5'], data,
+              extra_env=libraw_sabotage_env(tmp_path / 'site'))
+    log = out.stdout + out.stderr
+    assert (work_dir / 'epoch_1.pth').exists()  # the run went to its end
+    record = {r['file']: r['error'] for r in map(
+        json.loads, (work_dir / 'bad_files.jsonl').read_text().splitlines())}
+    assert record == {str(truncated): 'TruncatedRawError', str(mono): 'UnsupportedSensorError',
+                      str(crash): 'DecoderCrashError'}
+    assert f'unreadable training file skipped: {crash} (DecoderCrashError' in log
+    assert 'SIGSEGV' in log
+    assert str(portrait) not in record
+
+
 def free_port() -> int:
     # a fixed port fails the run when another job (or a previous run's socket) holds it
     with socket.socket() as s:

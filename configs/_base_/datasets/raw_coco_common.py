@@ -11,9 +11,12 @@ backend_args = None
 raw_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                  'flip_direction', 'raw_meta', 'ann_to_img')
 
-# training skips (and records) an unreadable file; evaluation never does (BadFilesHook)
+# training skips (and records) an unreadable file; evaluation never does (BadFilesHook).
+# isolate: LibRaw decodes in a child process, so a file that crashes or hangs it is one
+# skipped file, not the end of the run (docs/datasets.md, "Unreadable files").
 train_pipeline = [
-    dict(type='LoadRawImageFromFile', backend_args=backend_args, on_error='skip'),
+    dict(type='LoadRawImageFromFile', backend_args=backend_args, on_error='skip',
+         isolate=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='AlignRawAnnotations'),
     dict(type='Resize', scale=(1333, 800), keep_ratio=True),

@@ -25,8 +25,8 @@ from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
 
-from ...raw import (RawFileNotFoundError, RawReadError, cache_path_for, load_packed_cache,
-                    read_raw)
+from ...raw import (IsolatedDecoder, RawFileNotFoundError, RawReadError, cache_path_for,
+                    load_packed_cache, read_raw)
 from ...raw.reader import COLOR_SPACES, MISSING_MATRIX_POLICIES
 from ..bad_files import check_on_error, skip_or_raise
 
@@ -68,6 +68,13 @@ class LoadRawImageFromFile(BaseTransform):
             (once), recorded in the run's bad-file list (:class:`~genisp_mmdet.engine.
             BadFilesHook`) and the transform returns ``None``, so a training dataset draws
             another sample. Evaluation never skips: a test-mode dataset raises instead.
+        isolate: decode in a child process (:class:`~genisp_mmdet.raw.IsolatedDecoder`), so
+            a file that crashes LibRaw raises :class:`~genisp_mmdet.raw.DecoderCrashError`
+            and one that hangs it :class:`~genisp_mmdet.raw.DecoderTimeoutError` (both
+            naming the file, both skipped under ``on_error='skip'``) instead of killing the
+            DataLoader worker and with it the run. Costs a copy of the image between
+            processes (``tools/benchmark.py --parts loading`` measures it).
+        decode_timeout: with ``isolate``, seconds one file may take.
 
     Raises:
         genisp_mmdet.raw.RawReadError: (subclasses) the file is missing, not RAW, truncated,
@@ -75,7 +82,8 @@ class LoadRawImageFromFile(BaseTransform):
     """
 
     def __init__(self, color_space: str = 'xyz', on_missing_matrix: str = 'raise',
-                 backend_args: Optional[dict] = None, on_error: str = 'raise'):
+                 backend_args: Optional[dict] = None, on_error: str = 'raise',
+                 isolate: bool = False, decode_timeout: float = 120.0):
         if color_space not in COLOR_SPACES:
             raise ValueError(f'color_space must be one of {COLOR_SPACES}, got {color_space!r}')
         if on_missing_matrix not in MISSING_MATRIX_POLICIES:
@@ -85,6 +93,10 @@ class LoadRawImageFromFile(BaseTransform):
         self.on_missing_matrix = on_missing_matrix
         self.backend_args = None if backend_args is None else dict(backend_args)
         self.on_error = check_on_error(on_error)
+        self.isolate = bool(isolate)
+        self.decode_timeout = float(decode_timeout)
+        # one per process: pickled into DataLoader workers without its child process
+        self._decoder = IsolatedDecoder(self.decode_timeout) if self.isolate else None
 
     def transform(self, results: dict) -> Optional[dict]:
         try:
@@ -102,14 +114,16 @@ class LoadRawImageFromFile(BaseTransform):
                 raise RawFileNotFoundError(path) from e
             except OSError as e:
                 raise RawReadError(path, f'cannot fetch the file ({e})') from e
-        packed = read_raw(path, color_space=self.color_space,
-                          on_missing_matrix=self.on_missing_matrix, file_bytes=file_bytes)
+        read = self._decoder.read_raw if self._decoder is not None else read_raw
+        packed = read(path, color_space=self.color_space,
+                      on_missing_matrix=self.on_missing_matrix, file_bytes=file_bytes)
         return _fill_results(results, packed.image, packed.meta)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(color_space={self.color_space!r}, '
                 f'on_missing_matrix={self.on_missing_matrix!r}, '
-                f'backend_args={self.backend_args!r}, on_error={self.on_error!r})')
+                f'backend_args={self.backend_args!r}, on_error={self.on_error!r}, '
+                f'isolate={self.isolate!r}, decode_timeout={self.decode_timeout!r})')
 
 
 @TRANSFORMS.register_module()
