@@ -159,6 +159,72 @@ def _tiff_ifd0(path: str, file_bytes: Optional[bytes]) -> Optional[_Ifd0]:
         return ifd
 
 
+#: (offsets, byte counts) tag pairs of TIFF image data: strips, tiles
+_DATA_TAGS = ((0x0111, 0x0117), (0x0144, 0x0145))
+_INT_FORMATS = {3: 'H', 4: 'I'}  # SHORT, LONG: the types offsets and byte counts may have
+
+
+def _declared_data_end(path: str, file_bytes: Optional[bytes]) -> Optional[Tuple[int, int]]:
+    """``(end, file size)``: the byte where the last strip or tile of image data that a
+    TIFF-based RAW declares (in IFD0, the IFDs chained after it and their SubIFDs, where the
+    raw data of ARW, NEF, CR2, DNG, PEF ... lives) ends, and the file's size. None for other
+    containers or a directory that cannot be walked (LibRaw then has the last word)."""
+    try:
+        f = io.BytesIO(file_bytes) if file_bytes is not None else open(path, 'rb')
+    except OSError:
+        return None
+    with f:
+        size = f.seek(0, io.SEEK_END)
+        f.seek(0)
+        head = f.read(8)
+        if len(head) < 8 or head[:2] not in (b'II', b'MM'):
+            return None
+        end = '<' if head[:2] == b'II' else '>'
+        if struct.unpack(end + 'H', head[2:4])[0] not in _TIFF_MAGICS - {43}:
+            return None
+
+        def values(typ, count, value):
+            fmt = _INT_FORMATS.get(typ)
+            if fmt is None or not 0 < count <= 1 << 20:
+                return None
+            nbytes = struct.calcsize(fmt) * count
+            if nbytes > 4:
+                f.seek(struct.unpack(end + 'I', value)[0])
+                value = f.read(nbytes)
+            if len(value) < nbytes:
+                return None
+            return struct.unpack(end + fmt * count, value[:nbytes])
+
+        data_end, queue, seen = 0, [struct.unpack(end + 'I', head[4:8])[0]], set()
+        try:
+            while queue and len(seen) < 64:
+                offset = queue.pop(0)
+                if offset == 0 or offset in seen or offset >= size:
+                    continue
+                seen.add(offset)
+                f.seek(offset)
+                count = struct.unpack(end + 'H', f.read(2))[0]
+                raw = f.read(12 * count + 4)
+                if len(raw) < 12 * count + 4:
+                    return None  # the directory itself is cut: LibRaw decides
+                entries = {}
+                for k in range(count):
+                    tag, typ, n, value = struct.unpack(end + 'HHI4s', raw[12 * k:12 * k + 12])
+                    entries[tag] = (typ, n, value)
+                for offsets_tag, counts_tag in _DATA_TAGS:
+                    if offsets_tag in entries and counts_tag in entries:
+                        offsets = values(*entries[offsets_tag])
+                        counts = values(*entries[counts_tag])
+                        if offsets and counts and len(offsets) == len(counts):
+                            data_end = max(data_end, max(o + c for o, c in zip(offsets, counts)))
+                if 0x014A in entries:  # SubIFDs
+                    queue.extend(values(*entries[0x014A]) or ())
+                queue.append(struct.unpack(end + 'I', raw[12 * count:])[0])
+        except (OSError, struct.error, ValueError, OverflowError):
+            return None
+        return (data_end, size) if data_end else None
+
+
 def _make_model(ifd: Optional[_Ifd0]) -> Tuple[Optional[str], Optional[str]]:
     if ifd is None:
         return None, None
@@ -285,7 +351,9 @@ def read_raw(path: PathLike,
     Raises:
         RawFileNotFoundError: ``path`` does not exist (also a ``FileNotFoundError``).
         NotRawFileError: not a RAW file (JPEG, text, directory, empty file...).
-        TruncatedRawError: a RAW container whose data is cut short or corrupt.
+        TruncatedRawError: a RAW container whose data is cut short or corrupt (for
+            TIFF-based files also one whose declared strips or tiles run past its end, which
+            LibRaw itself decodes without complaint).
         UnsupportedSensorError: not a 2x2 Bayer sensor (X-Trans, Foveon, linear DNG,
             monochrome, 4-colour).
         MissingColorMatrixError: no colour matrix and ``on_missing_matrix='raise'``.
@@ -313,6 +381,13 @@ def read_raw(path: PathLike,
         raise RawReadError(path, f'cannot open the file ({e})') from e
 
     with raw:
+        # LibRaw fills image data missing at the end of a file without a word (a DNG cut in
+        # half decodes): the container's own directory says how long the data must be
+        declared = _declared_data_end(path, file_bytes)
+        if declared is not None and declared[0] > declared[1]:
+            raise TruncatedRawError(
+                path, f'RAW data is truncated: the file declares image data up to byte '
+                      f'{declared[0]:,} but has {declared[1]:,} bytes')
         try:
             return _decode(raw, path, file_bytes, color_space, on_missing_matrix)
         except RawReadError:
