@@ -60,9 +60,9 @@ import rawpy  # noqa: E402
 import torch  # noqa: E402
 
 from genisp_mmdet.models.genisp import conv_label  # noqa: E402
-from genisp_mmdet.raw import (IsolatedDecoder, RawReadError, cfa_layout,  # noqa: E402
-                              load_packed_cache, pack_bayer, pack_kernel_available, read_raw,
-                              resize_to_fit, write_packed_cache)
+from genisp_mmdet.raw import (IsolatedDecoder, RawReadError, cache_provenance,  # noqa: E402
+                              cfa_layout, load_packed_cache, pack_bayer, pack_kernel_available,
+                              read_raw, resize_to_fit, write_packed_cache)
 
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'genisp_retinanet.py')
 DEFAULT_RAW_DIR = osp.join(osp.dirname(REPO_ROOT), 'shared', 'raw-samples')
@@ -180,8 +180,10 @@ def time_loading(path: str, repeats: int, cache_dir: str, warmup: int = 1) -> Di
     stem = osp.join(cache_dir, osp.basename(path))
     cache_train, cache_full = stem + '.train.npy', stem + '.full.npy'
     train_img = resize_to_fit(packed.image, TRAIN_SCALE)
-    write_packed_cache(cache_train, train_img, packed.meta, source=path)
-    write_packed_cache(cache_full, packed.image, packed.meta, source=path)
+    write_packed_cache(cache_train, train_img, packed.meta, source=path,
+                       provenance=cache_provenance(path, TRAIN_SCALE))
+    write_packed_cache(cache_full, packed.image, packed.meta, source=path,
+                       provenance=cache_provenance(path))
     # the cache must give back what read_raw gave (up to float16 rounding)
     reloaded = load_packed_cache(cache_full).image
     scale = max(1.0, float(np.abs(packed.image).max()))

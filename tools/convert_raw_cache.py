@@ -3,7 +3,7 @@
 
     python tools/convert_raw_cache.py SRC_DIR_OR_COCO_JSON OUT_DIR [--scale 1333x800]
         [--workers N] [--img-root DIR] [--color-space xyz|camera]
-        [--on-missing-matrix raise|camera] [--no-benchmark]
+        [--on-missing-matrix raise|camera] [--force] [--timeout S] [--no-benchmark]
 
 * ``SRC`` is a folder (searched recursively for RAW files by extension) or a COCO json
   whose ``images[].file_name`` are resolved against ``--img-root`` (default: the json's
@@ -13,9 +13,10 @@
 * ``--scale WxH`` fits each packed image inside the training scale keeping its aspect ratio
   (long edge <= max, short edge <= min, like ``Resize(scale=..., keep_ratio=True)``), never
   enlarging; ``--scale none`` stores the full packed resolution.
-* Resumable: entries whose ``.npy`` and ``.json`` both exist are skipped; every file is
-  written under a temporary name and renamed, the ``.json`` last, so an interrupted run
-  never leaves an entry that looks complete.
+* Resumable: complete entries (``.npy`` and ``.json``) made from the same state of their file
+  with the same settings and reader version are skipped, others are rebuilt (``--force``
+  rebuilds all); every file is written under a temporary name and renamed, the ``.json``
+  last, so an interrupted run never leaves an entry that looks complete.
 * Failures are listed per file with their error, and the exit status is 1 if any file
   failed (0 otherwise). Each worker decodes in its own child process
   (``genisp_mmdet.raw.IsolatedDecoder``): a file that crashes LibRaw or hangs it longer than
@@ -36,8 +37,9 @@ from typing import List, Optional, Tuple
 
 from tqdm import tqdm
 
-from genisp_mmdet.raw import (IsolatedDecoder, RawReadError, cache_path_for, is_cached,
-                              load_packed_cache, read_raw)
+from genisp_mmdet.raw import (CacheMismatchError, IsolatedDecoder, RawReadError,
+                              cache_path_for, check_provenance, is_cached, load_packed_cache,
+                              read_provenance, read_raw)
 
 #: File extensions LibRaw decodes (lower case); the ones with 2x2 Bayer sensors load, others
 #: are reported as failures with the reason.
@@ -139,6 +141,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "json's folder)")
     parser.add_argument('--color-space', choices=('xyz', 'camera'), default='xyz')
     parser.add_argument('--on-missing-matrix', choices=('raise', 'camera'), default='raise')
+    parser.add_argument('--force', action='store_true',
+                        help='rebuild every entry (entries made with other settings, from an '
+                             'older state of their file or by older code are rebuilt anyway)')
     parser.add_argument('--timeout', type=float, default=120.0,
                         help='seconds one file may take before its decoder is stopped and '
                              'the file listed as failed (default 120)')
@@ -149,9 +154,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.src.exists():
         parser.error(f'{args.src} does not exist')
     tasks = collect_tasks(args.src, args.out, args.img_root)
-    todo = [t for t in tasks if not is_cached(t[1])]
+    expected = dict(color_space=args.color_space, on_missing_matrix=args.on_missing_matrix,
+                    scale=args.scale)
+    todo, stale = [], []
+    for task in tasks:
+        if args.force or not is_cached(task[1]):
+            todo.append(task)
+            continue
+        try:
+            check_provenance(task[1], read_provenance(task[1]), expected)
+        except CacheMismatchError as e:
+            todo.append(task)
+            stale.append((task[1], e.reason))
     print(f'{len(tasks)} RAW files, {len(tasks) - len(todo)} already cached, '
-          f'{len(todo)} to convert into {args.out}')
+          f'{len(todo)} to convert into {args.out}'
+          + (f' ({len(stale)} cached with other settings or from an older file state, '
+             'rebuilt)' if stale else '') + (' (--force)' if args.force else ''))
+    for npy, reason in stale[:5]:
+        print(f'  rebuilding {npy}: {reason}')
+    if len(stale) > 5:
+        print(f'  ... and {len(stale) - 5} more')
 
     failures: List[Tuple[str, str]] = []
     decode_times: List[float] = []

@@ -1,8 +1,9 @@
 """Reading camera RAW files with rawpy/LibRaw: Bayer packing, levels, camera -> XYZ, typed
 errors, and the decode-once packed cache."""
-from .cache import (cache_path_for, convert_to_cache, fit_size, is_cached, load_packed_cache,
-                    resize_to_fit, sidecar_path_for, write_packed_cache)
-from .errors import (DecoderCrashError, DecoderTimeoutError, MissingColorMatrixError,
+from .cache import (cache_path_for, cache_provenance, check_provenance, convert_to_cache,
+                    fit_size, is_cached, load_packed_cache, read_provenance, resize_to_fit,
+                    sidecar_path_for, write_packed_cache)
+from .errors import (CacheMismatchError, DecoderCrashError, DecoderTimeoutError, MissingColorMatrixError,
                      NotRawFileError, RawFileNotFoundError, RawReadError, TruncatedRawError,
                      UnsupportedSensorError)
 from .isolation import IsolatedDecoder
@@ -17,5 +18,6 @@ __all__ = [
     'DecoderTimeoutError', 'IsolatedDecoder',
     'CFA_PATTERNS', 'CfaLayout', 'cfa_layout', 'orient_packed', 'pack_bayer', 'pack_kernel_available',
     'cache_path_for', 'sidecar_path_for', 'is_cached', 'fit_size', 'resize_to_fit',
-    'write_packed_cache', 'load_packed_cache', 'convert_to_cache',
+    'write_packed_cache', 'load_packed_cache', 'convert_to_cache', 'cache_provenance',
+    'check_provenance', 'read_provenance', 'CacheMismatchError',
 ]

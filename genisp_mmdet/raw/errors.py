@@ -78,3 +78,21 @@ class DecoderCrashError(RawReadError):
 class DecoderTimeoutError(RawReadError):
     """Decoding the file took longer than the allowed time (a LibRaw hang); the decoder process
     was stopped (:class:`~genisp_mmdet.raw.IsolatedDecoder`)."""
+
+
+class CacheMismatchError(ValueError):
+    """A packed-cache entry was produced from another file state or with other settings than
+    the pipeline reading it expects (stale or foreign cache). Always raised, never skipped:
+    training on it would silently change the data.
+
+    Attributes:
+        path: the cache entry (``.npy``).
+        reason: which setting differs, recorded vs expected.
+    """
+
+    def __init__(self, path: PathLike, reason: str):
+        self.path, self.reason = os.fspath(path), reason
+        ValueError.__init__(self, f'{self.path}: {reason}')
+
+    def __reduce__(self):
+        return (self.__class__, (self.path, self.reason))

@@ -27,6 +27,10 @@ RAW_META_FIELDS = ('make', 'model', 'cfa_pattern', 'black_level', 'white_level',
                    'daylight_wb', 'cam_to_xyz', 'color_space', 'iso', 'exposure_time',
                    'visible_shape')
 
+#: bumped whenever :func:`read_raw` returns something else for the same file, so caches of an
+#: older output are rebuilt (2: the recorded orientation is applied)
+READ_RAW_VERSION = 2
+
 COLOR_SPACES = ('xyz', 'camera')
 MISSING_MATRIX_POLICIES = ('raise', 'camera')
 

@@ -402,9 +402,13 @@ def test_cached_sony_pipeline_end_to_end_scores_gt_predictions_1(shared, tmp_pat
     meta = {k: None for k in raw.RAW_META_FIELDS}
     meta.update(color_space='xyz', visible_shape=list(SONY_VISIBLE))
     indices = range(6)
+    source = tmp_path / 'stand-in.ARW'  # the RAW files are not here; the entries say this
+    source.write_bytes(b'raw')
+    provenance = raw.cache_provenance(source, (1333, 800))
     for i in indices:
         raw.write_packed_cache(raw.cache_path_for(ds.get_data_info(i)['img_path']),
-                               np.full((h, w, 3), 0.01, np.float32), meta)
+                               np.full((h, w, 3), 0.01, np.float32), meta,
+                               provenance=provenance)
     metric = METRICS.build(cfg.test_evaluator)
     metric.dataset_meta = ds.metainfo
     samples = []

@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from genisp_mmdet.raw import (RAW_META_FIELDS, RawFileNotFoundError, TruncatedRawError,
-                              cache_path_for, fit_size, is_cached, load_packed_cache, read_raw,
-                              resize_to_fit, sidecar_path_for, write_packed_cache)
+from genisp_mmdet.raw import (RAW_META_FIELDS, CacheMismatchError, RawFileNotFoundError,
+                              TruncatedRawError, cache_path_for, cache_provenance, fit_size,
+                              is_cached, load_packed_cache, read_raw, resize_to_fit,
+                              sidecar_path_for, write_packed_cache)
 from tests.conftest import REPO_ROOT
 from tests.raw.dng_writer import write_dng
 from tests.raw.test_reader import D750, structured_mosaic
@@ -51,7 +52,8 @@ def test_roundtrip_keeps_meta_and_float16_precision(tmp_path, raw_folder):
     small = resize_to_fit(packed.image, (40, 20))
     assert small.shape == (20, 30, 3)
     npy = tmp_path / 'c' / 'img0.dng.npy'
-    write_packed_cache(npy, small, packed.meta, source=raw_folder / 'img0.dng')
+    write_packed_cache(npy, small, packed.meta, source=raw_folder / 'img0.dng',
+                       provenance=cache_provenance(raw_folder / 'img0.dng', (40, 20)))
     assert np.load(npy).dtype == np.float16 and is_cached(npy)
     loaded = load_packed_cache(npy)
     assert loaded.image.dtype == np.float32 and loaded.image.shape == (20, 30, 3)
@@ -73,8 +75,10 @@ def test_missing_or_corrupt_entries(tmp_path):
     meta = dict.fromkeys(RAW_META_FIELDS)
     write_packed_cache(npy, np.zeros((2, 2, 3)), meta)
     npy.write_bytes(npy.read_bytes()[:40])
+    with pytest.raises(CacheMismatchError, match='x.ARW.npy: written by an older converter'):
+        load_packed_cache(npy)  # no provenance recorded: refused before anything else
     with pytest.raises(TruncatedRawError, match='x.ARW.npy'):
-        load_packed_cache(npy)
+        load_packed_cache(npy, check=False)
 
 
 def test_failed_sidecar_write_leaves_no_array(tmp_path, monkeypatch):
@@ -103,11 +107,32 @@ def test_converter_folder_resume_and_failures(tmp_path, raw_folder, capsys):
     text = capsys.readouterr().out
     assert '3 to convert' in text and 'faster' in text
 
-    # second run: everything is skipped
+    # second run, same settings: everything is skipped
     mtime = (out / 'img0.dng.npy').stat().st_mtime_ns
-    assert tool.main([str(raw_folder), str(out), '--workers', '1', '--no-benchmark']) == 0
+    assert tool.main([str(raw_folder), str(out), '--scale', '40x20', '--workers', '1',
+                      '--no-benchmark']) == 0
     assert '3 already cached, 0 to convert' in capsys.readouterr().out
     assert (out / 'img0.dng.npy').stat().st_mtime_ns == mtime
+
+    # a RAW file rewritten since (another shot under the same name): that entry is redone
+    os.utime(raw_folder / 'img1.dng', ns=(mtime + 10**9, mtime + 10**9))
+    assert tool.main([str(raw_folder), str(out), '--scale', '40x20', '--workers', '1',
+                      '--no-benchmark']) == 0
+    text = capsys.readouterr().out
+    assert '2 already cached, 1 to convert' in text
+    assert 'img1.dng.npy: cache entry does not match: its source' in text
+    assert (out / 'img0.dng.npy').stat().st_mtime_ns == mtime
+
+    # other settings: every entry is redone, and says why
+    assert tool.main([str(raw_folder), str(out), '--scale', '60x30', '--workers', '1',
+                      '--no-benchmark']) == 0
+    text = capsys.readouterr().out
+    assert '0 already cached, 3 to convert' in text and "scale [40, 20] (expected [60, 30])" \
+        in text
+    assert load_packed_cache(out / 'img0.dng.npy', dict(scale=(60, 30))).image.shape[1] == 45
+    assert tool.main([str(raw_folder), str(out), '--scale', '60x30', '--workers', '1',
+                      '--no-benchmark', '--force']) == 0
+    assert '0 already cached, 3 to convert' in capsys.readouterr().out
 
     # a corrupt RAW file is reported with its error, the run fails, nothing partial is left
     good = (raw_folder / 'img1.dng').read_bytes()

@@ -9,8 +9,11 @@
 _base_ = ['./raw_nod_sony.py']
 
 cache_prefix = 'cache/Sony/'
-train_pipeline = [dict(type='LoadPackedRawFromFile', on_error='skip'), *_base_.train_pipeline[1:]]
-test_pipeline = [dict(type='LoadPackedRawFromFile'), *_base_.test_pipeline[1:]]
+# the entries must be fitted to the training scale (the converter's --scale); stale or
+# foreign entries are refused by name
+_load = dict(type='LoadPackedRawFromFile', color_space='xyz', scale=(1333, 800))
+train_pipeline = [dict(_load, on_error='skip'), *_base_.train_pipeline[1:]]
+test_pipeline = [_load, *_base_.test_pipeline[1:]]
 
 train_dataloader = dict(
     dataset=dict(data_prefix=dict(img=cache_prefix), pipeline=train_pipeline))

@@ -139,20 +139,44 @@ class LoadPackedRawFromFile(BaseTransform):
     ``ori_shape``, ``scale_factor`` ``(1.0, 1.0)``, ``raw_meta`` (``visible_shape`` is still
     the sensor's, so box alignment is the same as for :class:`LoadRawImageFromFile`).
 
+    Each entry records what produced it; the loader checks that against this code's RAW
+    reader, against the settings below and against the source RAW file when it is there (its
+    size and modification time): a stale or foreign entry raises
+    :class:`~genisp_mmdet.raw.CacheMismatchError` naming the entry and every differing
+    setting, whatever ``on_error`` says (training on it would silently change the data;
+    ``tools/convert_raw_cache.py`` rebuilds such entries).
+
     Args:
-        on_error: ``'raise'`` (default) or ``'skip'``, as for :class:`LoadRawImageFromFile`.
+        color_space: the colour space the pipeline expects (``'xyz'`` or ``'camera'``);
+            ``None`` accepts either.
+        scale: the training scale the entries must have been fitted to (the converter's
+            ``--scale``; the pipeline's ``Resize`` scale), ``None`` accepts any.
+        check_source: compare with the source RAW file when it exists.
+        on_error: ``'raise'`` (default) or ``'skip'``, as for :class:`LoadRawImageFromFile`
+            (for missing or corrupt entries).
 
     Raises:
         genisp_mmdet.raw.RawFileNotFoundError: the entry (or its sidecar) does not exist.
         genisp_mmdet.raw.RawReadError: the entry is corrupt.
+        genisp_mmdet.raw.CacheMismatchError: the entry is stale or was made otherwise.
     """
 
-    def __init__(self, on_error: str = 'raise'):
+    def __init__(self, color_space: Optional[str] = 'xyz',
+                 scale: Optional[Tuple[int, int]] = None, check_source: bool = True,
+                 on_error: str = 'raise'):
+        if color_space is not None and color_space not in COLOR_SPACES:
+            raise ValueError(f'color_space must be one of {COLOR_SPACES} or None, got '
+                             f'{color_space!r}')
+        self.expected = {k: v for k, v in (('color_space', color_space),
+                                           ('scale', None if scale is None else tuple(scale)))
+                         if v is not None}
+        self.check_source = check_source
         self.on_error = check_on_error(on_error)
 
     def transform(self, results: dict) -> Optional[dict]:
         try:
-            packed = load_packed_cache(cache_path_for(results['img_path']))
-        except RawReadError as error:
+            packed = load_packed_cache(cache_path_for(results['img_path']), self.expected,
+                                       check_source=self.check_source)
+        except RawReadError as error:  # a CacheMismatchError is not one: it always raises
             return skip_or_raise(self.on_error, results.get('img_path'), error)
         return _fill_results(results, packed.image, packed.meta)

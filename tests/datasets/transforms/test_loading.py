@@ -143,3 +143,64 @@ def test_real_blackmagic_through_the_pipeline():
     assert out['inputs'].dtype == torch.float32 and out['inputs'].shape[0] == 3
     assert out['data_samples'].metainfo['raw_meta']['make'] == 'Blackmagic'
     assert len(out['data_samples'].gt_instances.bboxes) == 1
+
+
+def fitted_pipeline(loader, interpolation='area'):
+    """A pipeline that shrinks the 48x32 packed image to fit 30x20, as the RAW-NOD configs
+    fit theirs to 1333x800."""
+    return Compose([
+        loader,
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='AlignRawAnnotations'),
+        dict(type='Resize', scale=(30, 20), keep_ratio=True, interpolation=interpolation),
+        dict(type='PackDetInputs', meta_keys=RAW_META_KEYS),
+    ])
+
+
+def test_cached_and_direct_pipelines_feed_the_model_the_same_image(dng, tmp_path):
+    cached_path = tmp_path / 'scene.dng'
+    convert_to_cache(dng, str(cached_path) + '.npy', scale=(30, 20))
+    direct = fitted_pipeline(dict(type='LoadRawImageFromFile'))(data_info(dng))
+    cached = fitted_pipeline(dict(type='LoadPackedRawFromFile', scale=(30, 20)))(
+        data_info(cached_path))
+    assert direct['inputs'].shape == cached['inputs'].shape == (3, 20, 30)
+    # the same pixels, up to the cache's float16 rounding (relative 2^-11)
+    torch.testing.assert_close(cached['inputs'], direct['inputs'], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(cached['data_samples'].gt_instances.bboxes.tensor.numpy(),
+                               direct['data_samples'].gt_instances.bboxes.tensor.numpy(),
+                               rtol=1e-5, atol=1e-4)
+    # what this guards: a bilinear direct pipeline would show the model another picture
+    bilinear = fitted_pipeline(dict(type='LoadRawImageFromFile'), 'bilinear')(data_info(dng))
+    assert float((bilinear['inputs'] - cached['inputs']).abs().max()) > \
+        50 * float((direct['inputs'] - cached['inputs']).abs().max())
+
+
+def test_cache_entries_are_checked_against_their_settings_and_source(dng, tmp_path):
+    import os
+    import shutil
+
+    from genisp_mmdet.raw import CacheMismatchError, write_packed_cache
+    source = tmp_path / 'scene.dng'
+    shutil.copy(dng, source)
+    npy = str(source) + '.npy'
+    convert_to_cache(source, npy, scale=(30, 20))
+    info = dict(img_path=str(source))
+    assert LoadPackedRawFromFile(scale=(20, 30))(dict(info))['img'].shape == (20, 30, 3)
+    for loader, difference in (
+            (LoadPackedRawFromFile(scale=(1333, 800)), r'scale \[30, 20\] \(expected '
+                                                       r'\[1333, 800\]\)'),
+            (LoadPackedRawFromFile(color_space='camera'), "color_space 'xyz' \\(expected "
+                                                          "'camera'\\)")):
+        with pytest.raises(CacheMismatchError, match=rf'scene\.dng\.npy: .*{difference}'):
+            loader(dict(info))
+    # the RAW file changed after the conversion: refused, even where bad files are skipped
+    stat = os.stat(source)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(CacheMismatchError, match=f'its source {source} changed'):
+        LoadPackedRawFromFile(on_error='skip')(dict(info))
+    # ... unless the check is off (the cache used where the RAW files are not)
+    assert LoadPackedRawFromFile(check_source=False)(dict(info))['img'].shape == (20, 30, 3)
+    # an entry that records nothing (an older converter) is refused
+    write_packed_cache(npy, np.zeros((2, 2, 3)), read_raw(dng).meta)
+    with pytest.raises(CacheMismatchError, match='older converter'):
+        LoadPackedRawFromFile()(dict(info))
