@@ -43,6 +43,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -236,6 +237,10 @@ class RawCocoDataset(CocoDataset):
     Args:
         detector_classes: the class names of the detector's head, in its order; labels are
             indices into it. Defaults to the 80 COCO classes (a COCO-pretrained detector).
+        unreadable_test_images: a test-mode file that cannot be read is an error naming it
+            (``'raise'``, default) or, opted in, ``'no_detections'``: a blank stand-in that
+            :class:`RawCocoMetric` scores as an image without any detection, warning with the
+            file and reporting ``unreadable_images`` among the metrics.
         *args, **kwargs: :class:`mmdet.datasets.CocoDataset` arguments. ``metainfo['classes']``
             (default: ``detector_classes``) selects the categories to load and score;
             ``data_prefix=dict(img=...)`` is the folder of the RAW (or cached) files named by
@@ -248,8 +253,14 @@ class RawCocoDataset(CocoDataset):
     """
 
     METAINFO = dict(classes=COCO_CLASSES, palette=CocoDataset.METAINFO['palette'])
+    UNREADABLE_POLICIES = ('raise', 'no_detections')
 
-    def __init__(self, *args, detector_classes: Optional[Sequence[str]] = None, **kwargs):
+    def __init__(self, *args, detector_classes: Optional[Sequence[str]] = None,
+                 unreadable_test_images: str = 'raise', **kwargs):
+        if unreadable_test_images not in self.UNREADABLE_POLICIES:
+            raise ValueError(f'unreadable_test_images must be one of '
+                             f'{self.UNREADABLE_POLICIES}, got {unreadable_test_images!r}')
+        self.unreadable_test_images = unreadable_test_images
         self._detector_classes = tuple(detector_classes) if detector_classes else COCO_CLASSES
         if len(set(self._detector_classes)) != len(self._detector_classes):
             raise ValueError(f'detector_classes has duplicate names: {self._detector_classes}')
@@ -311,14 +322,44 @@ class RawCocoDataset(CocoDataset):
         return data_list
 
     def prepare_data(self, idx: int) -> Optional[dict]:
-        data = super().prepare_data(idx)
-        if data is None and self.test_mode:
+        if not self.test_mode:
+            return super().prepare_data(idx)
+        path = self.get_data_info(idx)['img_path']
+        try:
+            data = super().prepare_data(idx)
+        except RawReadError as error:
+            if self.unreadable_test_images == 'raise':
+                raise
+            return self._unreadable_sample(idx, f'{type(error).__name__}: {error.reason}')
+        if data is None:
             # mmengine would raise an anonymous "pipeline should not get None"; evaluation
             # must not drop an image, so a test pipeline never skips a file
-            path = self.get_data_info(idx)['img_path']
-            raise RawReadError(path, "could not be read (logged above); evaluation never "
-                                     "drops an image: use on_error='raise' in test pipelines")
+            if self.unreadable_test_images == 'raise':
+                raise RawReadError(path, "could not be read (logged above); evaluation never "
+                                         "drops an image: use on_error='raise' in test "
+                                         "pipelines, or unreadable_test_images="
+                                         "'no_detections' to score it as one without any")
+            return self._unreadable_sample(idx, 'the test pipeline skipped it')
         return data
+
+    def _unreadable_sample(self, idx: int, reason: str) -> dict:
+        """A stand-in for an unreadable test image (``unreadable_test_images=
+        'no_detections'``): a small blank input whose data sample carries ``unreadable``, so
+        :class:`RawCocoMetric` scores the image as one without any detection (its objects
+        all missed) and reports it."""
+        import torch
+        from mmdet.structures import DetDataSample
+        from mmengine.structures import InstanceData
+
+        info = self.get_data_info(idx)
+        print_log(f'unreadable test image scored as one without detections: '
+                  f'{info["img_path"]} ({reason})', logger='current', level=logging.WARNING)
+        sample = DetDataSample(metainfo=dict(
+            img_id=info['img_id'], img_path=info['img_path'], ori_shape=(32, 32),
+            img_shape=(32, 32), scale_factor=(1.0, 1.0), raw_meta=None, unreadable=reason))
+        sample.gt_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                           labels=torch.zeros(0, dtype=torch.long))
+        return dict(inputs=torch.zeros(3, 32, 32), data_samples=sample)
 
 
 def _stem(path: str) -> str:
@@ -358,6 +399,8 @@ class RawCocoMetric(CocoMetric):
       metadata) as a resize of the annotated frame;
     * only images that were processed are evaluated (identical to all images on a full run;
       correct on a subset, e.g. ``--max`` or a sliced dataset);
+    * an image the dataset could not read (``unreadable_test_images='no_detections'``) counts
+      with no detection at all, is named in a warning and counted as ``unreadable_images``;
     * each prediction's ``img_path`` stem must equal the stem of the file name the annotation
       file gives that image id (catches a metric reading a different file than the dataset).
 
@@ -428,6 +471,13 @@ class RawCocoMetric(CocoMetric):
                         f'{self._coco_source} but the prediction is for {sample["img_path"]!r}; '
                         'the dataset and the metric read different annotation files')
             pred = sample['pred_instances']
+            if sample.get('unreadable'):  # RawCocoDataset(unreadable_test_images='no_...')
+                result = dict(img_id=img_id, bboxes=np.zeros((0, 4)), scores=np.zeros(0),
+                              labels=np.zeros(0, dtype=np.int64),
+                              unreadable=(sample.get('img_path'), sample['unreadable']))
+                self.results.append((dict(width=info['width'], height=info['height'],
+                                          img_id=img_id), result))
+                continue
             bboxes = pred['bboxes'].cpu().numpy()
             if self.to_annotation_frame and len(bboxes):
                 raw_meta = sample.get('raw_meta') or {}
@@ -469,7 +519,15 @@ class RawCocoMetric(CocoMetric):
         self._ensure_coco()
         self._setup_categories()
         self.img_ids = sorted({gt['img_id'] for gt, _ in results})
-        return super().compute_metrics(results)
+        unreadable = [r['unreadable'] for _, r in results if 'unreadable' in r]
+        for path, reason in unreadable:
+            print_log(f'RawCocoMetric: {path} could not be read and is scored as an image '
+                      f'without detections ({reason})', logger='current',
+                      level=logging.WARNING)
+        metrics = super().compute_metrics(results)
+        if unreadable:
+            metrics['unreadable_images'] = len(unreadable)
+        return metrics
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,3 +102,48 @@ def test_evaluation_never_drops_an_image(dngs, tmp_path, record):
     with pytest.raises(RawReadError, match='evaluation never drops an image') as info:
         dataset[2]
     assert str(bad) in str(info.value)
+
+
+def test_opted_in_unreadable_test_image_counts_as_one_without_detections(dngs, tmp_path,
+                                                                         record):
+    """unreadable_test_images='no_detections': the run scores the image with no boxes (its
+    objects missed), names it and counts it; AP drops accordingly."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from genisp_mmdet.datasets.raw_coco import RawCocoMetric
+    init_default_scope('mmdet')
+    ann, bad = coco_folder(dngs, tmp_path, bad_index=2)
+    with pytest.raises(ValueError, match='unreadable_test_images must be one of'):
+        RawCocoDataset(ann_file=str(ann), unreadable_test_images='ignore')
+    scores = {}
+    for policy in ('raise', 'no_detections'):
+        dataset = RawCocoDataset(ann_file=str(ann), data_prefix=dict(img=str(tmp_path) + '/'),
+                                 pipeline=pipeline('raise'), test_mode=True,
+                                 unreadable_test_images=policy)
+        if policy == 'raise':
+            with pytest.raises(TruncatedRawError, match=bad.name):
+                dataset[2]
+            continue
+        metric = RawCocoMetric()
+        metric.dataset_meta = dataset.metainfo
+        for i in range(len(dataset)):
+            item = dataset[i]
+            sample = item['data_samples']
+            assert sample.img_path == str(tmp_path / dngs[i].name)
+            # a perfect detector: its ground truth as predictions, wherever it ran
+            gt = sample.gt_instances
+            boxes = gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes
+            boxes = boxes / boxes.new_tensor(list(sample.scale_factor) * 2)
+            pred = dict(bboxes=boxes, scores=torch.ones(len(boxes)), labels=gt.labels)
+            if i == 2:
+                assert sample.unreadable.startswith('TruncatedRawError') and len(boxes) == 0
+                # a detection exactly on its object (the 64x48 annotated frame seen as the
+                # 32x32 stand-in): ignored, the image was not read
+                pred = dict(bboxes=torch.tensor([[4.0, 16 / 3, 14, 16]]), scores=torch.ones(1),
+                            labels=torch.zeros(1, dtype=torch.long))
+            metric.process({}, [dict(sample.to_dict(), pred_instances=pred)])
+        scores = metric.evaluate(len(dataset))
+    # two of three objects found: recall, and with it AP, fall to two thirds
+    assert scores['coco/bbox_mAP_50'] == pytest.approx(2 / 3, abs=0.02)
+    assert scores['coco/unreadable_images'] == 1
