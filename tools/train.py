@@ -18,7 +18,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genisp_mmdet  # noqa: E402,F401  (registers modules, allow-lists checkpoint types)
-from genisp_mmdet.datasets.bad_files import TooManyBadFilesError  # noqa: E402
+from genisp_mmdet.datasets.bad_files import (TooManyBadFilesError,  # noqa: E402
+                                             files_being_decoded)
 from genisp_mmdet.engine.checkpoint import (find_resumable_checkpoint,  # noqa: E402
                                             is_complete_checkpoint)
 from genisp_mmdet.engine.launch import (ConfigError, distributed_session,  # noqa: E402
@@ -75,6 +76,14 @@ def main(argv=None):
             runner.train()
         except TooManyBadFilesError as exc:  # the data, not the code: one line, no traceback
             fail(str(exc))
+        except RuntimeError as exc:  # a DataLoader worker killed inside the RAW decoder?
+            files = files_being_decoded(exc)
+            if not files:
+                raise
+            fail(f'{exc}\nThe dead worker(s) were decoding {", ".join(files)}: the file '
+                 'crashes LibRaw. Remove it, or decode in isolation so that such files are '
+                 'skipped and listed: --cfg-options '
+                 'train_dataloader.dataset.pipeline.0.isolate=True')
 
 
 if __name__ == '__main__':

@@ -8,15 +8,20 @@ limit. Without the hook (a loader used outside a runner), skipped files are only
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from typing import Dict, Optional
+import re
+from typing import Dict, List, Optional
 
 from mmengine.logging import print_log
 
 #: environment variable naming the run's bad-file record (set by BadFilesHook)
 BAD_FILES_ENV = 'GENISP_BAD_FILES'
+#: environment variable naming the folder where each loading process notes the file it is
+#: decoding (set by BadFilesHook), so a worker killed inside LibRaw can be named afterwards
+DECODING_ENV = 'GENISP_DECODING_DIR'
 
 _reported: set = set()
 
@@ -71,3 +76,45 @@ def skip_or_raise(on_error: str, path: Optional[str], error: BaseException):
         raise error
     record_bad_file(str(path), error)
     return None
+
+
+@contextlib.contextmanager
+def decoding(path: str):
+    """Notes ``path`` as what this process is decoding while the block runs (one small file
+    per process in the run's :data:`DECODING_ENV` folder, removed when the block ends): after
+    a crash inside the decoder the note remains and :func:`files_being_decoded` names it."""
+    folder = os.environ.get(DECODING_ENV)
+    if not folder:
+        yield
+        return
+    note = os.path.join(folder, str(os.getpid()))
+    try:
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, os.fsencode(path))
+        finally:
+            os.close(fd)
+    except OSError:
+        note = None  # the note is a diagnosis aid; loading goes on without it
+    try:
+        yield
+    finally:
+        if note is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(note)
+
+
+def files_being_decoded(error: BaseException) -> List[str]:
+    """The files that the DataLoader workers named in ``error`` (PyTorch's "DataLoader worker
+    (pid(s) 123, 456) exited unexpectedly" / "(pid 123) is killed by signal") were decoding
+    when they died, from their :func:`decoding` notes; empty when there is none."""
+    folder = os.environ.get(DECODING_ENV)
+    match = re.search(r'DataLoader worker \(pid(?:\(s\))? ([\d, ]+)\)', str(error))
+    if not folder or match is None:
+        return []
+    files = []
+    for pid in re.findall(r'\d+', match.group(1)):
+        with contextlib.suppress(OSError):
+            with open(os.path.join(folder, pid), 'rb') as f:
+                files.append(os.fsdecode(f.read()))
+    return files

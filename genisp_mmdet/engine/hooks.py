@@ -22,7 +22,8 @@ from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 from mmdet.structures import DetDataSample
 
-from ..datasets.bad_files import BAD_FILES_ENV, TooManyBadFilesError, read_bad_files
+from ..datasets.bad_files import (BAD_FILES_ENV, DECODING_ENV, TooManyBadFilesError,
+                                  read_bad_files)
 from ..visualization import to_uint8_image
 from .allocator import ENV_SWITCH, keep_freed_memory
 
@@ -148,6 +149,8 @@ class BadFilesHook(Hook):
     are logged with their reasons, the epoch's log line gets ``bad_files``, and when more than
     ``max_bad_fraction`` of the training set is unreadable the run stops with an error naming
     the record - skipping is for the odd corrupt file, not for a wrong path or a broken disk.
+    It also names ``<work_dir>/.decoding/`` where each loading process notes the file it is
+    decoding, so ``tools/train.py`` can name the file a DataLoader worker died on.
 
     Args:
         max_bad_fraction: largest tolerated share of unreadable training files (default 1 %).
@@ -169,6 +172,9 @@ class BadFilesHook(Hook):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.record)
         os.environ[BAD_FILES_ENV] = self.record
+        decoding = osp.join(runner.work_dir, '.decoding')
+        os.makedirs(decoding, exist_ok=True)
+        os.environ[DECODING_ENV] = decoding
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval):

@@ -252,6 +252,31 @@ def test_a_run_over_a_truncated_a_monochrome_a_portrait_and_a_libraw_crashing_fi
     assert str(portrait) not in record
 
 
+def test_a_worker_killed_inside_libraw_is_named_with_the_file(micro_data, tmp_path):
+    """Without isolation a LibRaw crash still ends the run, but with one line naming the file
+    and the way out, not PyTorch's anonymous 'DataLoader worker exited unexpectedly'."""
+    import json
+    import shutil
+
+    from tests.helpers import libraw_sabotage_env
+    data = tmp_path / 'data'
+    shutil.copytree(micro_data, data)
+    ann_path = data / 'annotations' / 'sony_rx100m7_train.json'
+    coco = json.loads(ann_path.read_text())
+    image = sorted(coco['images'], key=lambda im: im['file_name'])[0]
+    folder = data / 'sony_rx100m7' / 'train'
+    (folder / image['file_name']).rename(folder / 'crash_libraw.dng')
+    image['file_name'] = 'crash_libraw.dng'
+    ann_path.write_text(json.dumps(coco))
+    out = run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'run'), '--cfg-options',
+               *TINY, 'train_cfg.max_epochs=1', 'train_dataloader.num_workers=2'], data,
+              check=False, extra_env=libraw_sabotage_env(tmp_path / 'site'))
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert 'exited unexpectedly' in out.stderr
+    assert f'were decoding {folder / "crash_libraw.dng"}: the file crashes LibRaw' in out.stderr
+    assert 'pipeline.0.isolate=True' in out.stderr
+
+
 def free_port() -> int:
     # a fixed port fails the run when another job (or a previous run's socket) holds it
     with socket.socket() as s:

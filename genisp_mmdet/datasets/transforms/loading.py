@@ -28,7 +28,7 @@ from mmengine import fileio
 from ...raw import (IsolatedDecoder, RawFileNotFoundError, RawReadError, cache_path_for,
                     load_packed_cache, read_raw)
 from ...raw.reader import COLOR_SPACES, MISSING_MATRIX_POLICIES
-from ..bad_files import check_on_error, skip_or_raise
+from ..bad_files import check_on_error, decoding, skip_or_raise
 
 #: ``PackDetInputs``' default ``meta_keys`` plus ``'raw_meta'``: use as
 #: ``dict(type='PackDetInputs', meta_keys=RAW_META_KEYS)`` so every data sample carries the
@@ -114,9 +114,15 @@ class LoadRawImageFromFile(BaseTransform):
                 raise RawFileNotFoundError(path) from e
             except OSError as e:
                 raise RawReadError(path, f'cannot fetch the file ({e})') from e
-        read = self._decoder.read_raw if self._decoder is not None else read_raw
-        packed = read(path, color_space=self.color_space,
-                      on_missing_matrix=self.on_missing_matrix, file_bytes=file_bytes)
+        if self._decoder is not None:
+            packed = self._decoder.read_raw(path, color_space=self.color_space,
+                                            on_missing_matrix=self.on_missing_matrix,
+                                            file_bytes=file_bytes)
+        else:
+            with decoding(path):  # names the file should LibRaw take this process down
+                packed = read_raw(path, color_space=self.color_space,
+                                  on_missing_matrix=self.on_missing_matrix,
+                                  file_bytes=file_bytes)
         return _fill_results(results, packed.image, packed.meta)
 
     def __repr__(self) -> str:
