@@ -48,11 +48,14 @@ setup(
                            extra_compile_args=kernel_flags)],
     cmdclass={'build_ext': OptionalBuildExt},
     python_requires='>=3.9',
+    # The ranges the code supports; tools/setup_env.sh installs (and CI tests) exact pins at
+    # their lower ends or inside them: torch 2.14.1, mmengine 0.10.7, mmcv 2.1.0, mmdet 3.3.0.
+    # torch >= 2.3 for torch.compiler.is_compiling; mmdet 3.3 accepts mmcv 2.0-2.1 only.
     install_requires=[
-        'torch>=2.0',
-        'mmengine==0.10.7',
-        'mmcv==2.1.0',
-        'mmdet==3.3.0',
+        'torch>=2.3',
+        'mmengine>=0.10.7,<1.0',
+        'mmcv>=2.0.0,<2.2.0',
+        'mmdet>=3.3.0,<3.4',
         'rawpy>=0.18',
         'numpy',
         'pycocotools',

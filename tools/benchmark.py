@@ -484,7 +484,7 @@ KEY_VARIANTS = ('genisp_frozen', 'genisp_frozen_compiled', 'detector_frozen_rgb'
 
 def _subprocess_env(extra: Dict[str, str]) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV_VARS}
-    env.update(extra, PYTHONWARNINGS='ignore')
+    env.update(extra)  # warnings stay on: they reach the terminal (stderr is not captured)
     return env
 
 

@@ -32,18 +32,21 @@ def resolve_detector(spec: Union[str, dict]) -> Tuple[dict, Optional[str]]:
     config (``None`` for dicts, plain paths and configs without published weights)."""
     if not isinstance(spec, str):
         return ConfigDict(copy.deepcopy(dict(spec))), None
-    if '::' in spec:
-        package, rel_path = spec.split('::', 1)
-        try:
-            cfg = get_config(spec, pretrained=True)
-            return cfg.model, cfg.get('model_path')
-        except Exception:  # not listed in the package's metafiles: load the file itself
-            path = osp.join(get_installed_path(package), '.mim', 'configs', rel_path)
-    else:
-        path = spec
+    if '::' not in spec:
+        if not osp.isfile(spec):
+            raise FileNotFoundError(f'detector config not found: {spec}')
+        return Config.fromfile(spec).model, None
+    package, rel_path = spec.split('::', 1)
+    path = osp.join(get_installed_path(package), '.mim', 'configs', rel_path)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'detector config not found: {spec}')
-    return Config.fromfile(path).model, None
+        raise FileNotFoundError(f'detector config not found: {spec} (no {path})')
+    try:
+        cfg = get_config(spec, pretrained=True)
+    except AssertionError:  # listed in the package's metafiles without published weights
+        return Config.fromfile(path).model, None
+    # a config missing from the metafiles comes back without model_path (get_config's own
+    # fallback); anything else (a broken config file) raises as it is
+    return cfg.model, cfg.get('model_path')
 
 
 def raw_preprocessor_for(detector_preprocessor: Optional[dict], overrides: dict) -> dict:

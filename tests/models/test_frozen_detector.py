@@ -110,3 +110,17 @@ def test_isp_checkpoint_loads_the_isp_only(tmp_path, model):
     torch.save({'state_dict': {'detector.x': torch.zeros(1)}}, tmp_path / 'bad.pth')
     with pytest.raises(KeyError, match='no ISP weights'):
         other.load_isp_weights(str(tmp_path / 'bad.pth'))
+
+
+def test_resolve_detector_finds_zoo_weights_and_names_what_is_wrong(tmp_path):
+    from genisp_mmdet.models.frozen_detector import resolve_detector
+    model, url = resolve_detector('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
+    assert model['type'] == 'RetinaNet' and url.endswith('.pth')
+    model, url = resolve_detector('mmdet::_base_/models/retinanet_r50_fpn.py')  # no weights
+    assert model['type'] == 'RetinaNet' and url is None
+    with pytest.raises(FileNotFoundError, match='detector config not found: mmdet::nope/x.py'):
+        resolve_detector('mmdet::nope/x.py')
+    broken = tmp_path / 'broken.py'
+    broken.write_text('model = dict(type="RetinaNet"\n')  # a syntax error, not a missing file
+    with pytest.raises(SyntaxError):
+        resolve_detector(str(broken))

@@ -168,21 +168,36 @@ def test_compiled_convnet_matches_eager_and_keeps_the_state_dict():
         torch.testing.assert_close(clone(x), compiled(x) + 1.0, atol=1e-5, rtol=1e-4)
 
 
-def test_failed_compilation_warns_once_and_runs_eagerly(monkeypatch):
+def compile_raising(error):
     def broken_compile(module, **kwargs):
         def run(x):
-            raise RuntimeError('no C++ compiler found\nlong trace')
+            raise error
         run._orig_mod = module
         return run
+    return broken_compile
 
-    monkeypatch.setattr(torch, 'compile', broken_compile)
+
+def test_failed_compilation_warns_once_and_runs_eagerly(monkeypatch):
+    from torch._inductor.exc import CppCompileError
+    monkeypatch.setattr(torch, 'compile', compile_raising(
+        CppCompileError(['c++', 'kernel.cpp'], 'c++: command not found')))
     isp = GenISP(compile_convnet=True)
     x = torch.rand(1, 3, 24, 32)
-    with pytest.warns(UserWarning, match='torch.compile of the shallow ConvNet failed.*'
-                                         'no C\\+\\+ compiler found'):
+    with pytest.warns(UserWarning, match='torch.compile of the shallow ConvNet failed '
+                                         r'\(CppCompileError: C\+\+ compile error\)'):
         out = isp(x)
     assert not isp.compile_convnet
     torch.testing.assert_close(out, GenISP.forward(isp, x))
+
+
+def test_other_errors_of_the_compiled_convnet_are_not_taken_for_a_compile_failure(
+        monkeypatch):
+    monkeypatch.setattr(torch, 'compile', compile_raising(
+        torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')))
+    isp = GenISP(compile_convnet=True)
+    with pytest.raises(torch.OutOfMemoryError, match='out of memory'):
+        isp(torch.rand(1, 3, 24, 32))
+    assert isp.compile_convnet  # still compiled: memory, not the compiler, was the problem
 
 
 @pytest.mark.parametrize('space', ['xyz', 'camera'])
