@@ -1,5 +1,9 @@
 """COCO-format datasets of camera RAW images, read from the annotation files *as published*.
 
+This module holds the dataset and the annotation-file rules; the metric that scores against
+the same files is :class:`genisp_mmdet.evaluation.RawCocoMetric`, the frame geometry both use
+:mod:`genisp_mmdet.structures.frames`.
+
 What plain ``CocoDataset`` + ``CocoMetric`` get wrong on these datasets, and what is done here:
 
 * **String image ids** (RAW-NOD ``'DSC01881'``, LOD ``'4432'``). pycocotools itself copes with
@@ -44,24 +48,19 @@ import copy
 import io
 import json
 import logging
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence
 
-import numpy as np
-from mmcv.transforms import BaseTransform
-from mmengine.fileio import dump, get, get_local_path
+from mmengine.fileio import get, get_local_path
 from mmengine.logging import MMLogger, print_log
 
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
-from mmdet.evaluation import CocoMetric
-from mmdet.registry import DATASETS, METRICS, TRANSFORMS
+from mmdet.registry import DATASETS
 
 from ..raw import RawReadError
 from .coco_ids import COCO_CLASSES
 
-__all__ = ['RawCocoDataset', 'RawCocoMetric', 'LoadNumpyImageFromFile', 'normalize_coco_dict',
-           'load_raw_coco', 'annotation_to_image_affine', 'image_to_annotation_boxes']
+__all__ = ['RawCocoDataset', 'normalize_coco_dict', 'load_raw_coco']
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,56 +174,6 @@ def _category_ids_by_name(coco_dict: dict, source: str) -> Dict[str, int]:
                              f'(ids {name_to_id[name]} and {cat["id"]})')
         name_to_id[name] = cat['id']
     return name_to_id
-
-
-# --------------------------------------------------------------------------------------------
-# frames
-# --------------------------------------------------------------------------------------------
-def annotation_to_image_affine(ann_size: Sequence[float], image_shape: Sequence[int],
-                               visible_shape: Optional[Sequence[int]] = None,
-                               frame: str = 'auto', margin: float = 0.02
-                               ) -> Tuple[float, float, float, float]:
-    """``(ax, ay, bx, by)`` with ``x_img = ax * x_ann + bx``, ``y_img = ay * y_ann + by``:
-    the map ``AlignRawAnnotations(frame, margin)`` applies to boxes (same formula, built on its
-    :func:`~genisp_mmdet.datasets.transforms.annotated_to_visible`).
-
-    ``ann_size = (W, H)`` of the annotated frame, ``image_shape = (h, w, ...)`` of the loaded
-    image, ``visible_shape = (H_v, W_v)`` from ``raw_meta`` (Sony RX100 VII: 5472x3648 is the
-    5496x3672 visible frame less 12 px per side, packed by 0.5 -> ``(0.5, 0.5, 6, 6)``).
-    ``visible_shape=None`` (no RAW metadata, e.g. a pre-packed ``.npy``): the image is a plain
-    resize of the annotated frame.
-    """
-    ann_w, ann_h = float(ann_size[0]), float(ann_size[1])
-    img_h, img_w = float(image_shape[0]), float(image_shape[1])
-    if visible_shape is None:
-        return img_w / ann_w, img_h / ann_h, 0.0, 0.0
-    from .transforms.annotations import annotated_to_visible
-    vis_h, vis_w = (float(v) for v in visible_shape[:2])
-    k, ox, oy, _ = annotated_to_visible((ann_w, ann_h), (vis_w, vis_h), frame, margin)
-    # the packed image covers the visible frame cropped to even size
-    sx = img_w / (vis_w - vis_w % 2)
-    sy = img_h / (vis_h - vis_h % 2)
-    return sx * k, sy * k, sx * ox, sy * oy
-
-
-def image_to_annotation_boxes(bboxes: np.ndarray, ann_size: Sequence[float],
-                              image_shape: Sequence[int],
-                              visible_shape: Optional[Sequence[int]] = None,
-                              ann_to_img: Optional[dict] = None) -> np.ndarray:
-    """Map ``(N, 4)`` xyxy boxes from the loaded image frame back to the annotated frame.
-
-    ``ann_to_img``: the map ``AlignRawAnnotations`` recorded for this image
-    (``dict(scale=(ax, ay), offset=(bx, by))``, exact whatever its settings); without it the
-    map is recomputed with :func:`annotation_to_image_affine`'s defaults.
-    """
-    if ann_to_img is not None:
-        (ax, ay), (bx, by) = ann_to_img['scale'], ann_to_img['offset']
-    else:
-        ax, ay, bx, by = annotation_to_image_affine(ann_size, image_shape, visible_shape)
-    boxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4).copy()
-    boxes[:, 0::2] = (boxes[:, 0::2] - bx) / ax
-    boxes[:, 1::2] = (boxes[:, 1::2] - by) / ay
-    return boxes
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,283 +309,3 @@ class RawCocoDataset(CocoDataset):
         sample.gt_instances = InstanceData(bboxes=torch.zeros(0, 4),
                                            labels=torch.zeros(0, dtype=torch.long))
         return dict(inputs=torch.zeros(3, 32, 32), data_samples=sample)
-
-
-def _stem(path: str) -> str:
-    """File stem: ``x/DSC01.ARW`` and ``x/DSC01.ARW.npy`` (packed cache) -> ``DSC01``,
-    ``4432.npy`` -> ``4432``."""
-    name = osp.basename(path)
-    if name.endswith('.npy'):
-        name = name[:-len('.npy')]
-    return osp.splitext(name)[0]
-
-
-# --------------------------------------------------------------------------------------------
-# metric
-# --------------------------------------------------------------------------------------------
-@METRICS.register_module()
-class RawCocoMetric(CocoMetric):
-    """``CocoMetric`` for :class:`RawCocoDataset` (see the module docstring).
-
-    Differences from ``CocoMetric``:
-
-    * ground truth: the annotation file as published, normalised in memory
-      (:func:`normalize_coco_dict`: int image ids as the dataset assigns them, annotation ids
-      from 1, zero-area boxes dropped). ``ann_file=None`` reads the dataset's own file
-      (``dataset_meta['ann_file']``), so overriding the dataset's ``data_root`` is enough;
-    * predicted label ``l`` is written with the category id that the *annotation file* gives
-      the name ``dataset_meta['classes'][l]`` (official COCO ids for RAW-NOD and converted LOD).
-      Predictions of classes the file does not declare, or outside ``eval_classes``, are
-      dropped (COCOeval would ignore them anyway: only declared categories are evaluated);
-    * evaluated categories: those of ``eval_classes`` the file declares. Categories without
-      ground truth among the evaluated images get precision/recall -1 in pycocotools and are
-      left out of the means (``np.mean(s[s > -1])``), so the 77 unused categories the Nikon
-      test file declares do not change mAP;
-    * predictions are mapped from the loaded image frame (``ori_shape``) back into the
-      annotated frame (:func:`image_to_annotation_boxes`): exactly by the ``ann_to_img`` map
-      ``AlignRawAnnotations`` recorded when the pipeline packs it (the configs add it to
-      ``meta_keys``), else by the same rule from ``raw_meta['visible_shape']``, else (no RAW
-      metadata) as a resize of the annotated frame;
-    * only images that were processed are evaluated (identical to all images on a full run;
-      correct on a subset, e.g. ``--max`` or a sliced dataset);
-    * an image the dataset could not read (``unreadable_test_images='no_detections'``) counts
-      with no detection at all, is named in a warning and counted as ``unreadable_images``;
-    * each prediction's ``img_path`` stem must equal the stem of the file name the annotation
-      file gives that image id (catches a metric reading a different file than the dataset).
-
-    Args:
-        ann_file: annotation file; ``None``: the dataset's (recommended).
-        to_annotation_frame: map predictions back into the annotated frame (default True).
-        check_file_names: the ``img_path`` check above (default True).
-        **kwargs: ``CocoMetric`` arguments (``metric`` 'bbox'/'proposal'/'proposal_fast',
-            ``classwise``, ``outfile_prefix``, ``format_only``...). With ``outfile_prefix``,
-            ``<prefix>.bbox.published_ids.json`` repeats the results with the published image
-            ids (for submission to other tools).
-    """
-
-    def __init__(self, ann_file: Optional[str] = None, metric: Union[str, List[str]] = 'bbox',
-                 to_annotation_frame: bool = True, check_file_names: bool = True, **kwargs):
-        metrics = metric if isinstance(metric, list) else [metric]
-        if 'segm' in metrics:
-            raise ValueError('RawCocoMetric evaluates boxes only (no masks in RAW datasets)')
-        kwargs.pop('sort_categories', None)
-        super().__init__(ann_file=None, metric=metric, **kwargs)
-        self.raw_ann_file = ann_file
-        self.to_annotation_frame = to_annotation_frame
-        self.check_file_names = check_file_names
-        self._coco_source: Optional[str] = None
-        self._label_to_cat: Dict[int, int] = {}
-
-    # -- ground truth --------------------------------------------------------------------
-    def _ensure_coco(self) -> COCO:
-        source = self.raw_ann_file or (self.dataset_meta or {}).get('ann_file')
-        if not source:
-            raise ValueError('RawCocoMetric needs an annotation file: give ann_file=..., or use '
-                             'it with a RawCocoDataset (its dataset_meta names the file)')
-        if self._coco_api is None or self._coco_source != source:
-            backend_args = self.backend_args
-            self._coco_api = _coco_api(load_raw_coco(source, backend_args=backend_args,
-                                                     drop_degenerate=True))
-            self._coco_source = source
-        return self._coco_api
-
-    def _setup_categories(self) -> None:
-        meta = self.dataset_meta or {}
-        classes = tuple(meta.get('classes') or COCO_CLASSES)
-        eval_classes = set(meta.get('eval_classes') or classes)
-        name_to_cat = _category_ids_by_name(self._coco_api.dataset, self._coco_source)
-        self._label_to_cat = {label: name_to_cat[name] for label, name in enumerate(classes)
-                              if name in eval_classes and name in name_to_cat}
-        if not self._label_to_cat:
-            raise ValueError(f'{self._coco_source}: declares none of the dataset classes '
-                             f'{sorted(eval_classes)[:8]}... (categories: '
-                             f'{sorted(name_to_cat)})')
-        self.cat_ids = [self._label_to_cat[label] for label in sorted(self._label_to_cat)]
-
-    # -- per batch -----------------------------------------------------------------------
-    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        coco = self._ensure_coco()
-        for sample in data_samples:
-            img_id = sample['img_id']
-            info = coco.imgs.get(img_id)
-            if info is None:
-                raise KeyError(f'RawCocoMetric: image id {img_id!r} ({sample.get("img_path")}) '
-                               f'is not in {self._coco_source}; the dataset and the metric must '
-                               'read the same annotation file')
-            if self.check_file_names and sample.get('img_path'):
-                got, want = _stem(sample['img_path']), _stem(info['file_name'])
-                if got != want:
-                    raise ValueError(
-                        f'RawCocoMetric: image id {img_id} is {info["file_name"]!r} in '
-                        f'{self._coco_source} but the prediction is for {sample["img_path"]!r}; '
-                        'the dataset and the metric read different annotation files')
-            pred = sample['pred_instances']
-            if sample.get('unreadable'):  # RawCocoDataset(unreadable_test_images='no_...')
-                result = dict(img_id=img_id, bboxes=np.zeros((0, 4)), scores=np.zeros(0),
-                              labels=np.zeros(0, dtype=np.int64),
-                              unreadable=(sample.get('img_path'), sample['unreadable']))
-                self.results.append((dict(width=info['width'], height=info['height'],
-                                          img_id=img_id), result))
-                continue
-            bboxes = pred['bboxes'].cpu().numpy()
-            if self.to_annotation_frame and len(bboxes):
-                raw_meta = sample.get('raw_meta') or {}
-                bboxes = image_to_annotation_boxes(
-                    bboxes, (info['width'], info['height']), sample['ori_shape'],
-                    raw_meta.get('visible_shape'), sample.get('ann_to_img'))
-            result = dict(img_id=img_id, bboxes=bboxes,
-                          scores=pred['scores'].cpu().numpy(),
-                          labels=pred['labels'].cpu().numpy())
-            gt = dict(width=info['width'], height=info['height'], img_id=img_id)
-            self.results.append((gt, result))
-
-    # -- end of evaluation ---------------------------------------------------------------
-    def results2json(self, results: Sequence[dict], outfile_prefix: str) -> dict:
-        bbox_json, dropped = [], 0
-        for result in results:
-            for bbox, score, label in zip(result['bboxes'], result['scores'],
-                                          result['labels']):
-                cat_id = self._label_to_cat.get(int(label))
-                if cat_id is None:
-                    dropped += 1
-                    continue
-                bbox_json.append(dict(image_id=result['img_id'], bbox=self.xyxy2xywh(bbox),
-                                      score=float(score), category_id=cat_id))
-        if dropped:
-            print_log(f'RawCocoMetric: {dropped} detection(s) of classes that '
-                      f'{osp.basename(self._coco_source)} does not evaluate were left out',
-                      logger='current')
-        files = dict(bbox=f'{outfile_prefix}.bbox.json', proposal=f'{outfile_prefix}.bbox.json')
-        dump(bbox_json, files['bbox'])
-        if self.outfile_prefix is not None:
-            imgs = self._coco_api.imgs
-            published = [dict(det, image_id=imgs[det['image_id']]['orig_id'])
-                         for det in bbox_json]
-            dump(published, f'{outfile_prefix}.bbox.published_ids.json')
-        return files
-
-    def compute_metrics(self, results: list) -> Dict[str, float]:
-        self._ensure_coco()
-        self._setup_categories()
-        self.img_ids = sorted({gt['img_id'] for gt, _ in results})
-        unreadable = [r['unreadable'] for _, r in results if 'unreadable' in r]
-        for path, reason in unreadable:
-            print_log(f'RawCocoMetric: {path} could not be read and is scored as an image '
-                      f'without detections ({reason})', logger='current',
-                      level=logging.WARNING)
-        metrics = super().compute_metrics(results)
-        if unreadable:
-            metrics['unreadable_images'] = len(unreadable)
-        return metrics
-
-
-# --------------------------------------------------------------------------------------------
-# pre-packed numpy images (LOD)
-# --------------------------------------------------------------------------------------------
-@TRANSFORMS.register_module()
-class LoadNumpyImageFromFile(BaseTransform):
-    """Load a pre-packed RAW image stored as ``.npy`` (no RAW metadata), e.g. the LOD release.
-
-    Assumed layout (what Sony AI's RAM ``preprocess_files/preprocess_lod.py`` writes for LOD,
-    read from its source; the LOD ``.npy`` files themselves were not available to check):
-    ``(H, W, 4)`` float64, channels ``(R, G1, G2, B)`` taken from ``raw_image_visible`` by the
-    CFA pattern (Canon EOS 5D Mark IV, RGGB), ``(raw - 2047) / 14336`` (black level 2047,
-    white 16383, so ~[0, 1] but *not clipped*: dark noise goes below 0), then resized with
-    ``cv2.resize`` to 1200x800 (so the image is a resize of the full frame and the LOD boxes,
-    given on 1200x800, need no alignment). ``(H, W, 3)`` arrays are taken as camera RGB, and a
-    channels-first ``(4|3, H, W)`` array is transposed.
-
-    Output, as ``LoadRawImageFromFile``: ``img`` ``(H, W, 3)`` float32 (greens averaged,
-    clipped to [0, 1], then camera RGB -> XYZ when ``xyz_to_camera`` is given),
-    ``img_shape``/``ori_shape``, and ``raw_meta`` with the contract's keys; fields unknown
-    for a ``.npy`` (``camera_wb``, ``iso``, ``exposure_time``, ``visible_shape``) are None.
-
-    Args:
-        channel_layout: ``'auto'`` (by channel count), ``'RGGB'`` (R, G1, G2, B) or ``'RGB'``.
-        xyz_to_camera: 3x3 XYZ(D65) -> camera matrix (Adobe ``ColorMatrix``, LibRaw
-            ``cam_xyz``) to convert to XYZ; the daylight white balance is derived from it as
-            LibRaw does, and camera -> XYZ is scaled so daylight white has Y = 1.
-            ``None``: leave camera RGB (``raw_meta['color_space'] = 'camera'``).
-        clip: clip to [0, 1] before the colour matrix (default True).
-        make, model: camera name for ``raw_meta``.
-        backend_args: mmengine file backend arguments.
-    """
-
-    def __init__(self, channel_layout: str = 'auto', xyz_to_camera=None, clip: bool = True,
-                 make: Optional[str] = None, model: Optional[str] = None,
-                 backend_args: Optional[dict] = None):
-        if channel_layout not in ('auto', 'RGGB', 'RGB'):
-            raise ValueError(f"channel_layout must be 'auto', 'RGGB' or 'RGB', "
-                             f'got {channel_layout!r}')
-        self.channel_layout = channel_layout
-        self.clip = clip
-        self.make, self.model = make, model
-        self.backend_args = backend_args
-        self.cam_to_xyz = None
-        self.daylight_wb = None
-        if xyz_to_camera is not None:
-            from genisp_mmdet.color import SRGB_TO_XYZ, camera_to_xyz_matrix
-            m = np.asarray(xyz_to_camera, dtype=np.float64)
-            if m.shape != (3, 3):
-                raise ValueError(f'xyz_to_camera must be 3x3, got shape {m.shape}')
-            # camera response to daylight (sRGB white) ~ m @ SRGB_TO_XYZ @ 1; LibRaw's pre_mul
-            white = m @ SRGB_TO_XYZ @ np.ones(3)
-            if np.any(white <= 0):
-                raise ValueError('xyz_to_camera gives a non-positive camera response to white')
-            self.daylight_wb = (white[1] / white)
-            self.cam_to_xyz = camera_to_xyz_matrix(m, daylight_whitebalance=self.daylight_wb)
-
-    def _read(self, path: str) -> np.ndarray:
-        try:
-            buf = get(path, backend_args=self.backend_args)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'LoadNumpyImageFromFile: {path} does not exist') from None
-        try:
-            return np.load(io.BytesIO(buf), allow_pickle=False)
-        except Exception as err:  # noqa: BLE001 - report which file is broken
-            raise ValueError(f'LoadNumpyImageFromFile: {path} is not a readable .npy array '
-                             f'({err})') from None
-
-    def transform(self, results: dict) -> dict:
-        path = results['img_path']
-        arr = self._read(path)
-        if arr.ndim != 3:
-            raise ValueError(f'LoadNumpyImageFromFile: {path} has shape {arr.shape}; expected '
-                             '(H, W, 4) packed RGGB or (H, W, 3) RGB')
-        if arr.shape[-1] not in (3, 4) and arr.shape[0] in (3, 4):
-            arr = arr.transpose(1, 2, 0)
-        channels = arr.shape[-1]
-        layout = self.channel_layout
-        if layout == 'auto':
-            layout = {4: 'RGGB', 3: 'RGB'}.get(channels)
-        if layout is None or (layout == 'RGGB') != (channels == 4) or channels not in (3, 4):
-            raise ValueError(f'LoadNumpyImageFromFile: {path} has shape {arr.shape}, which does '
-                             f'not fit channel_layout={self.channel_layout!r}')
-        arr = arr.astype(np.float32, copy=False)
-        if layout == 'RGGB':
-            img = np.stack([arr[..., 0], 0.5 * (arr[..., 1] + arr[..., 2]), arr[..., 3]], -1)
-        else:
-            img = np.array(arr, dtype=np.float32)
-        if self.clip:
-            np.clip(img, 0.0, 1.0, out=img)
-        color_space = 'camera'
-        if self.cam_to_xyz is not None:
-            img = img @ self.cam_to_xyz.T.astype(np.float32)
-            color_space = 'xyz'
-        img = np.ascontiguousarray(img, dtype=np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        results['raw_meta'] = dict(
-            make=self.make, model=self.model,
-            cfa_pattern='RGGB' if layout == 'RGGB' else None,
-            black_level=[0.0, 0.0, 0.0], white_level=1.0, camera_wb=None,
-            daylight_wb=None if self.daylight_wb is None else self.daylight_wb.tolist(),
-            cam_to_xyz=None if self.cam_to_xyz is None else self.cam_to_xyz.tolist(),
-            color_space=color_space, iso=None, exposure_time=None, visible_shape=None)
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(channel_layout={self.channel_layout!r}, '
-                f'color_space={"xyz" if self.cam_to_xyz is not None else "camera"!r}, '
-                f'clip={self.clip})')

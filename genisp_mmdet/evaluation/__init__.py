@@ -1,3 +1,4 @@
 from .evaluator import ConcatDatasetEvaluator
+from .metrics import RawCocoMetric
 
-__all__ = ['ConcatDatasetEvaluator']
+__all__ = ['ConcatDatasetEvaluator', 'RawCocoMetric']

@@ -111,7 +111,7 @@ def test_opted_in_unreadable_test_image_counts_as_one_without_detections(dngs, t
     import torch
     from mmengine.registry import init_default_scope
 
-    from genisp_mmdet.datasets.raw_coco import RawCocoMetric
+    from genisp_mmdet.evaluation import RawCocoMetric
     init_default_scope('mmdet')
     ann, bad = coco_folder(dngs, tmp_path, bad_index=2)
     with pytest.raises(ValueError, match='unreadable_test_images must be one of'):

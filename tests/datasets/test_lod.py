@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from genisp_mmdet.datasets import (COCO_CLASSES, COCO_NAME_TO_ID,
-                                   LoadNumpyImageFromFile, RawCocoDataset, RawCocoMetric)
+from genisp_mmdet.datasets import COCO_CLASSES, COCO_NAME_TO_ID, RawCocoDataset
+from genisp_mmdet.datasets.transforms import LoadNumpyImageFromFile
+from genisp_mmdet.evaluation import RawCocoMetric
 from tests.helpers import load_tool
 
 REPO = Path(__file__).resolve().parents[2]

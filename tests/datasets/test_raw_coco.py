@@ -14,9 +14,9 @@ import pytest
 import torch
 from mmdet.datasets import CocoDataset
 
-from genisp_mmdet.datasets import (COCO_CATEGORIES, COCO_CLASSES, RawCocoDataset,
-                                   RawCocoMetric, annotation_to_image_affine,
-                                   image_to_annotation_boxes)
+from genisp_mmdet.datasets import COCO_CATEGORIES, COCO_CLASSES, RawCocoDataset
+from genisp_mmdet.evaluation import RawCocoMetric
+from genisp_mmdet.structures import annotation_to_image_affine, image_to_annotation_boxes
 
 # (camera folder, file, images, boxes, zero-size boxes)
 RAW_NOD = {

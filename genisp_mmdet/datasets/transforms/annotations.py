@@ -1,14 +1,5 @@
-"""Mapping boxes annotated on a rendered image onto the packed RAW image.
-
-Annotations of RAW datasets are drawn on an image rendered from the RAW file (rawpy/camera
-JPEG), whose frame is not the packed image's: renderers drop a few border pixels of LibRaw's
-visible area (Sony RX100 VII: visible 5496x3672, rendered 5472x3648, i.e. 12 px per side) or
-resize, and packing halves the resolution. :class:`AlignRawAnnotations` composes the two maps:
-
-``x_img = sx * (k * x_ann + ox)``, ``y_img = sy * (k * y_ann + oy)`` with ``(k, ox, oy)`` the
-annotated -> visible map and ``sx = img_w / visible_w_even``, ``sy = img_h / visible_h_even``
-(the loaded image covers the visible frame cropped to even size; for a freshly packed image
-``sx = sy = 0.5``, for a cached one the training-scale ratio).
+"""Mapping boxes annotated on a rendered image onto the packed RAW image
+(:class:`AlignRawAnnotations`; the frames and maps are :mod:`genisp_mmdet.structures.frames`).
 """
 from __future__ import annotations
 
@@ -21,56 +12,10 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import BaseBoxes
 
-FRAMES = ('auto', 'crop', 'resize')
-
+from ...structures.frames import FRAMES, annotated_to_visible, visible_to_image
 
 class EmptyBoxWarning(UserWarning):
     """Some boxes have zero width or height after alignment (they are kept, not dropped)."""
-
-
-def annotated_to_visible(ann_size: Tuple[float, float], visible_size: Tuple[float, float],
-                         frame: str = 'auto',
-                         margin: float = 0.02) -> Tuple[float, float, float, str]:
-    """The map from the annotated (rendered) frame to LibRaw's visible frame.
-
-    Args:
-        ann_size: ``(width, height)`` of the annotated image (the COCO image entry).
-        visible_size: ``(width, height)`` of the visible Bayer frame (``raw_meta``).
-        frame: ``'crop'``: the annotated frame is the visible frame centre-cropped (or padded)
-            at full resolution; ``'resize'``: it is the visible frame uniformly resized by
-            ``1 / k`` with ``k = min(visible_w / ann_w, visible_h / ann_h)`` and centre-cropped
-            to the annotated aspect; ``'auto'``: ``'crop'`` when each side differs by at most
-            ``margin`` of the visible size (per side, i.e. half the difference), else
-            ``'resize'``.
-        margin: the per-side tolerance of ``'auto'``, as a fraction of the visible size.
-
-    Returns:
-        ``(k, ox, oy, frame)``: ``x_visible = k * x_ann + ox`` (same for y with ``oy``), and the
-        frame that was used.
-
-    Raises:
-        ValueError: invalid sizes or ``frame``, or the annotated frame is rotated relative to
-            the visible frame (portrait vs landscape) although the loader has already turned
-            the image into the orientation the file records: file and annotation disagree.
-    """
-    ann_w, ann_h = (float(v) for v in ann_size)
-    vis_w, vis_h = (float(v) for v in visible_size)
-    if min(ann_w, ann_h, vis_w, vis_h) <= 0:
-        raise ValueError(f'invalid frame sizes: annotated {ann_size}, visible {visible_size}')
-    if frame not in FRAMES:
-        raise ValueError(f'frame must be one of {FRAMES}, got {frame!r}')
-    if (ann_w > ann_h) != (vis_w > vis_h) and ann_w != ann_h and vis_w != vis_h:
-        raise ValueError(f'annotated frame {ann_w:g}x{ann_h:g} is rotated relative to the '
-                         f'visible frame {vis_w:g}x{vis_h:g} in the orientation the RAW file '
-                         'records: the annotations were drawn on a differently rotated '
-                         'rendering (give an explicit offset/scale only if you un-rotate the '
-                         'boxes yourself)')
-    if frame == 'auto':
-        small = (abs(vis_w - ann_w) / 2 <= margin * vis_w
-                 and abs(vis_h - ann_h) / 2 <= margin * vis_h)
-        frame = 'crop' if small else 'resize'
-    k = 1.0 if frame == 'crop' else min(vis_w / ann_w, vis_h / ann_h)
-    return k, (vis_w - k * ann_w) / 2.0, (vis_h - k * ann_h) / 2.0, frame
 
 
 @TRANSFORMS.register_module()
@@ -138,16 +83,9 @@ class AlignRawAnnotations(BaseTransform):
                                'boxes onto the image as loaded')
         img_h, img_w = results['img_shape'][:2]
         visible = (results.get('raw_meta') or {}).get('visible_shape')
-        if visible is None:
-            vis_h, vis_w = img_h, img_w
-            sx = sy = 1.0
-        else:
-            vis_h, vis_w = visible
-            # the packed image covers the visible frame cropped to even size
-            sx = img_w / float(vis_w - vis_w % 2)
-            sy = img_h / float(vis_h - vis_h % 2)
+        vis_h, vis_w = (img_h, img_w) if visible is None else visible
         k, ox, oy, frame = self._visible_map(results, vis_w, vis_h)
-        ax, ay, bx, by = sx * k, sy * k, sx * ox, sy * oy
+        ax, ay, bx, by = visible_to_image((k, ox, oy), (img_h, img_w), visible)
         results['ann_to_img'] = dict(scale=(ax, ay), offset=(bx, by), frame=frame)
 
         boxes = results.get('gt_bboxes')

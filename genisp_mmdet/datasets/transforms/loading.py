@@ -18,12 +18,16 @@ unchanged (``PackDetInputs`` yields a float32 ``(3, H, W)`` tensor); pass
 from __future__ import annotations
 
 import inspect
+import io
 from typing import Optional, Tuple
+
+import numpy as np
 
 from mmcv.transforms import BaseTransform
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
+from mmengine.fileio import get
 
 from ...raw import (IsolatedDecoder, RawFileNotFoundError, RawReadError, cache_path_for,
                     load_packed_cache, read_raw)
@@ -186,3 +190,112 @@ class LoadPackedRawFromFile(BaseTransform):
         except RawReadError as error:  # a CacheMismatchError is not one: it always raises
             return skip_or_raise(self.on_error, results.get('img_path'), error)
         return _fill_results(results, packed.image, packed.meta)
+
+
+@TRANSFORMS.register_module()
+class LoadNumpyImageFromFile(BaseTransform):
+    """Load a pre-packed RAW image stored as ``.npy`` (no RAW metadata), e.g. the LOD release.
+
+    Assumed layout (what Sony AI's RAM ``preprocess_files/preprocess_lod.py`` writes for LOD,
+    read from its source; the LOD ``.npy`` files themselves were not available to check):
+    ``(H, W, 4)`` float64, channels ``(R, G1, G2, B)`` taken from ``raw_image_visible`` by the
+    CFA pattern (Canon EOS 5D Mark IV, RGGB), ``(raw - 2047) / 14336`` (black level 2047,
+    white 16383, so ~[0, 1] but *not clipped*: dark noise goes below 0), then resized with
+    ``cv2.resize`` to 1200x800 (so the image is a resize of the full frame and the LOD boxes,
+    given on 1200x800, need no alignment). ``(H, W, 3)`` arrays are taken as camera RGB, and a
+    channels-first ``(4|3, H, W)`` array is transposed.
+
+    Output, as ``LoadRawImageFromFile``: ``img`` ``(H, W, 3)`` float32 (greens averaged,
+    clipped to [0, 1], then camera RGB -> XYZ when ``xyz_to_camera`` is given),
+    ``img_shape``/``ori_shape``, and ``raw_meta`` with the contract's keys; fields unknown
+    for a ``.npy`` (``camera_wb``, ``iso``, ``exposure_time``, ``visible_shape``) are None.
+
+    Args:
+        channel_layout: ``'auto'`` (by channel count), ``'RGGB'`` (R, G1, G2, B) or ``'RGB'``.
+        xyz_to_camera: 3x3 XYZ(D65) -> camera matrix (Adobe ``ColorMatrix``, LibRaw
+            ``cam_xyz``) to convert to XYZ; the daylight white balance is derived from it as
+            LibRaw does, and camera -> XYZ is scaled so daylight white has Y = 1.
+            ``None``: leave camera RGB (``raw_meta['color_space'] = 'camera'``).
+        clip: clip to [0, 1] before the colour matrix (default True).
+        make, model: camera name for ``raw_meta``.
+        backend_args: mmengine file backend arguments.
+    """
+
+    def __init__(self, channel_layout: str = 'auto', xyz_to_camera=None, clip: bool = True,
+                 make: Optional[str] = None, model: Optional[str] = None,
+                 backend_args: Optional[dict] = None):
+        if channel_layout not in ('auto', 'RGGB', 'RGB'):
+            raise ValueError(f"channel_layout must be 'auto', 'RGGB' or 'RGB', "
+                             f'got {channel_layout!r}')
+        self.channel_layout = channel_layout
+        self.clip = clip
+        self.make, self.model = make, model
+        self.backend_args = backend_args
+        self.cam_to_xyz = None
+        self.daylight_wb = None
+        if xyz_to_camera is not None:
+            from genisp_mmdet.color import SRGB_TO_XYZ, camera_to_xyz_matrix
+            m = np.asarray(xyz_to_camera, dtype=np.float64)
+            if m.shape != (3, 3):
+                raise ValueError(f'xyz_to_camera must be 3x3, got shape {m.shape}')
+            # camera response to daylight (sRGB white) ~ m @ SRGB_TO_XYZ @ 1; LibRaw's pre_mul
+            white = m @ SRGB_TO_XYZ @ np.ones(3)
+            if np.any(white <= 0):
+                raise ValueError('xyz_to_camera gives a non-positive camera response to white')
+            self.daylight_wb = (white[1] / white)
+            self.cam_to_xyz = camera_to_xyz_matrix(m, daylight_whitebalance=self.daylight_wb)
+
+    def _read(self, path: str) -> np.ndarray:
+        try:
+            buf = get(path, backend_args=self.backend_args)
+        except FileNotFoundError:
+            raise FileNotFoundError(f'LoadNumpyImageFromFile: {path} does not exist') from None
+        try:
+            return np.load(io.BytesIO(buf), allow_pickle=False)
+        except Exception as err:  # noqa: BLE001 - report which file is broken
+            raise ValueError(f'LoadNumpyImageFromFile: {path} is not a readable .npy array '
+                             f'({err})') from None
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        arr = self._read(path)
+        if arr.ndim != 3:
+            raise ValueError(f'LoadNumpyImageFromFile: {path} has shape {arr.shape}; expected '
+                             '(H, W, 4) packed RGGB or (H, W, 3) RGB')
+        if arr.shape[-1] not in (3, 4) and arr.shape[0] in (3, 4):
+            arr = arr.transpose(1, 2, 0)
+        channels = arr.shape[-1]
+        layout = self.channel_layout
+        if layout == 'auto':
+            layout = {4: 'RGGB', 3: 'RGB'}.get(channels)
+        if layout is None or (layout == 'RGGB') != (channels == 4) or channels not in (3, 4):
+            raise ValueError(f'LoadNumpyImageFromFile: {path} has shape {arr.shape}, which does '
+                             f'not fit channel_layout={self.channel_layout!r}')
+        arr = arr.astype(np.float32, copy=False)
+        if layout == 'RGGB':
+            img = np.stack([arr[..., 0], 0.5 * (arr[..., 1] + arr[..., 2]), arr[..., 3]], -1)
+        else:
+            img = np.array(arr, dtype=np.float32)
+        if self.clip:
+            np.clip(img, 0.0, 1.0, out=img)
+        color_space = 'camera'
+        if self.cam_to_xyz is not None:
+            img = img @ self.cam_to_xyz.T.astype(np.float32)
+            color_space = 'xyz'
+        img = np.ascontiguousarray(img, dtype=np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['raw_meta'] = dict(
+            make=self.make, model=self.model,
+            cfa_pattern='RGGB' if layout == 'RGGB' else None,
+            black_level=[0.0, 0.0, 0.0], white_level=1.0, camera_wb=None,
+            daylight_wb=None if self.daylight_wb is None else self.daylight_wb.tolist(),
+            cam_to_xyz=None if self.cam_to_xyz is None else self.cam_to_xyz.tolist(),
+            color_space=color_space, iso=None, exposure_time=None, visible_shape=None)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(channel_layout={self.channel_layout!r}, '
+                f'color_space={"xyz" if self.cam_to_xyz is not None else "camera"!r}, '
+                f'clip={self.clip})')
