@@ -38,6 +38,54 @@ def ann_path(shared, key):
     return shared('datasets', 'raw-nod', 'annotations', cam, name)
 
 
+def write_raw_nod_like(path, key, seed):
+    """A small annotation file with what makes the published RAW-NOD files hard for plain
+    mmdet: string image ids (``DSC...``, a different range per split), annotation ids from 0,
+    boxes on the rendered 5472x3648 (Sony) or 3936x2624 (Nikon) frame of all sizes, official
+    COCO category ids - person, bicycle, car, or all 80 declared (the Nikon test file) - and one
+    zero-size box in the Nikon test file."""
+    rng = np.random.default_rng(seed)
+    sony = key.startswith('sony')
+    width, height, ext = (5472, 3648, '.ARW') if sony else (3936, 2624, '.NEF')
+    n_images = 30 if key.endswith('val') or key == 'nikon_test' else 20
+    first = {'sony_val': 1000, 'sony_train': 5000, 'nikon_test': 8000}.get(key, 9000)
+    declared = list(COCO_CATEGORIES) if key == 'nikon_test' else list(COCO_CATEGORIES[:3])
+    images, annotations = [], []
+    for i in range(n_images):
+        image_id = f'DSC{first + i:05d}'
+        images.append(dict(id=image_id, file_name=image_id + ext, width=width, height=height))
+        for _ in range(int(rng.integers(2, 8))):
+            w = float(np.exp(rng.uniform(np.log(24), np.log(width / 3))))
+            h = float(np.exp(rng.uniform(np.log(24), np.log(height / 3))))
+            x, y = float(rng.uniform(0, width - w)), float(rng.uniform(0, height - h))
+            category = int(rng.choice([1, 2, 3], p=[0.5, 0.1, 0.4]))
+            annotations.append(dict(id=len(annotations), image_id=image_id,
+                                    category_id=category, bbox=[x, y, w, h], area=w * h,
+                                    iscrowd=0))
+    if key == 'nikon_test':
+        annotations[5]['bbox'][2] = 0.0
+    categories = [dict(id=c, name=n, supercategory=s) for c, n, s in declared]
+    path.write_text(json.dumps(dict(images=images, annotations=annotations,
+                                    categories=categories)))
+    return path
+
+
+@pytest.fixture(scope='module')
+def synthetic_raw_nod(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('raw_nod_like')
+    return {key: write_raw_nod_like(folder / f'{key}.json', key, seed)
+            for seed, key in enumerate(('sony_val', 'sony_train', 'nikon_test'))}
+
+
+@pytest.fixture(params=['synthetic', 'published'])
+def raw_nod(request, shared, synthetic_raw_nod):
+    """``raw_nod(key)``: the annotation file, once a RAW-NOD-like file the test writes (runs
+    everywhere), once the published one (skips without ../shared)."""
+    if request.param == 'synthetic':
+        return synthetic_raw_nod.__getitem__
+    return lambda key: ann_path(shared, key)
+
+
 def build(path, **kwargs):
     kwargs.setdefault('data_prefix', dict(img='raw/'))
     return RawCocoDataset(ann_file=str(path), pipeline=[], test_mode=True, **kwargs)
@@ -134,8 +182,8 @@ def test_sony_test_file_with_int_ids_keeps_them(shared):
         assert by_id[info['img_id']] == info['file_name']
 
 
-def test_string_ids_are_mapped_to_ints_but_kept(shared):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_string_ids_are_mapped_to_ints_but_kept(raw_nod):
+    ds = build(raw_nod('sony_val'))
     info = ds.get_data_info(0)
     assert isinstance(info['orig_img_id'], str) and info['orig_img_id'].startswith('DSC')
     assert info['file_name'] == info['orig_img_id'] + '.ARW'
@@ -176,11 +224,11 @@ def test_every_mapped_box_lies_inside_its_packed_image(shared, key):
     assert n > 0
 
 
-def test_alignment_transform_agrees_with_the_metric_inverse(shared):
+def test_alignment_transform_agrees_with_the_metric_inverse(raw_nod):
     """AlignRawAnnotations (the loader's) and RawCocoMetric's inverse must be one rule."""
     from genisp_mmdet.datasets import transforms
     from mmdet.datasets.transforms import LoadAnnotations
-    ds = build(ann_path(shared, 'sony_val'))
+    ds = build(raw_nod('sony_val'))
     align = transforms.AlignRawAnnotations()
     for i in range(5):
         info = ds.get_data_info(i)
@@ -198,35 +246,35 @@ def test_alignment_transform_agrees_with_the_metric_inverse(shared):
 
 
 # ----------------------------------------------------------------------------------- metric
-def test_metric_gt_as_predictions_gives_map_1_on_a_real_subset(shared):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_metric_gt_as_predictions_gives_map_1(raw_nod):
+    ds = build(raw_nod('sony_val'))
     samples = gt_samples(ds, range(25), SONY_PACKED, SONY_VISIBLE)
     res = evaluate(RawCocoMetric(), ds, samples)
     assert res['coco/bbox_mAP'] == 1.0
     assert res['coco/bbox_mAP_50'] == 1.0
 
 
-def test_metric_fails_with_a_wrong_label_mapping(shared):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_metric_fails_with_a_wrong_label_mapping(raw_nod):
+    ds = build(raw_nod('sony_val'))
     swap = {0: 2, 2: 0}  # person <-> car
     samples = gt_samples(ds, range(25), SONY_PACKED, SONY_VISIBLE,
                          label_map=lambda label: swap.get(label, label))
     assert evaluate(RawCocoMetric(), ds, samples)['coco/bbox_mAP'] < 0.5
 
 
-def test_metric_fails_without_mapping_back_to_the_annotated_frame(shared):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_metric_fails_without_mapping_back_to_the_annotated_frame(raw_nod):
+    ds = build(raw_nod('sony_val'))
     samples = gt_samples(ds, range(25), SONY_PACKED, SONY_VISIBLE)
     res = evaluate(RawCocoMetric(to_annotation_frame=False), ds, samples)
     assert res['coco/bbox_mAP'] < 0.5
 
 
-def test_published_files_lose_annotation_id_0_in_pycocotools(shared):
+def test_published_files_lose_annotation_id_0_in_pycocotools(raw_nod):
     """Why annotation ids are renumbered: with the published ids (from 0) pycocotools cannot
     match annotation 0, so even perfect predictions score < 1; normalised, they score 1."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
-    path = ann_path(shared, 'sony_val')
+    path = raw_nod('sony_val')
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(path))
         assert min(gt.anns) == 0
@@ -236,18 +284,18 @@ def test_published_files_lose_annotation_id_0_in_pycocotools(shared):
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    assert 0.98 < ev.stats[0] < 1.0
+    assert 0.95 < ev.stats[0] < 1.0
 
     ds = build(path)
     samples = gt_samples(ds, range(len(ds)), SONY_PACKED, SONY_VISIBLE)
     assert evaluate(RawCocoMetric(), ds, samples)['coco/bbox_mAP'] == 1.0
 
 
-def test_plain_cocometric_accepts_string_ids_but_scores_perfect_boxes_below_1(shared):
+def test_plain_cocometric_accepts_string_ids_but_scores_perfect_boxes_below_1(raw_nod):
     """What mmdet's own CocoMetric does with the published file: string image ids work (when
     the dataset keeps them), but annotation id 0 is lost, as above."""
     from mmdet.evaluation import CocoMetric
-    path = ann_path(shared, 'sony_val')
+    path = raw_nod('sony_val')
     raw = load_json(path)
     by_img = collections.defaultdict(list)
     for a in raw['annotations']:
@@ -267,14 +315,14 @@ def test_plain_cocometric_accepts_string_ids_but_scores_perfect_boxes_below_1(sh
     metric.process({}, samples)
     with contextlib.redirect_stdout(io.StringIO()):
         res = metric.evaluate(len(samples))
-    assert 0.98 < res['coco/bbox_mAP'] < 1.0
+    assert 0.95 < res['coco/bbox_mAP'] < 1.0
 
 
-def test_categories_without_ground_truth_do_not_change_map(shared):
+def test_categories_without_ground_truth_do_not_change_map(raw_nod):
     """The Nikon test file declares all 80 categories; 77 have no boxes. pycocotools leaves
     their precision at -1 and averages over the rest, so confident detections of e.g. 'truck'
     or 'dog' change nothing, while a false 'car' does. Also covers the zero-area box."""
-    ds = build(ann_path(shared, 'nikon_test'))
+    ds = build(raw_nod('nikon_test'))
     samples = gt_samples(ds, range(len(ds)), NIKON_PACKED, None)
     for s in samples[:50]:
         pred = s['pred_instances']
@@ -296,8 +344,8 @@ def test_categories_without_ground_truth_do_not_change_map(shared):
     assert evaluate(RawCocoMetric(), ds, samples)['coco/bbox_mAP'] < 1.0
 
 
-def test_class_subset_keeps_detector_label_space(shared):
-    path = ann_path(shared, 'sony_val')
+def test_class_subset_keeps_detector_label_space(raw_nod):
+    path = raw_nod('sony_val')
     ds = build(path, metainfo=dict(classes=('person', 'car')))
     meta = ds.metainfo
     assert meta['classes'] == COCO_CLASSES
@@ -325,22 +373,22 @@ def test_class_subset_keeps_detector_label_space(shared):
     assert evaluate(RawCocoMetric(), ds, samples)['coco/bbox_mAP'] == 1.0
 
 
-def test_unknown_subset_class_is_a_clear_error(shared):
+def test_unknown_subset_class_is_a_clear_error(raw_nod):
     with pytest.raises(ValueError, match='not among the detector classes'):
-        build(ann_path(shared, 'sony_val'), metainfo=dict(classes=('person', 'pedestrian')))
+        build(raw_nod('sony_val'), metainfo=dict(classes=('person', 'pedestrian')))
 
 
-def test_metric_refuses_a_different_annotation_file(shared):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_metric_refuses_a_different_annotation_file(raw_nod):
+    ds = build(raw_nod('sony_val'))
     samples = gt_samples(ds, range(3), SONY_PACKED, SONY_VISIBLE)
-    metric = RawCocoMetric(ann_file=str(ann_path(shared, 'sony_train')))
+    metric = RawCocoMetric(ann_file=str(raw_nod('sony_train')))
     metric.dataset_meta = ds.metainfo
     with pytest.raises((KeyError, ValueError), match='annotation file'):
         metric.process({}, samples)
 
 
-def test_result_files_use_official_category_ids_and_published_ids(shared, tmp_path):
-    ds = build(ann_path(shared, 'sony_val'))
+def test_result_files_use_official_category_ids_and_published_ids(raw_nod, tmp_path):
+    ds = build(raw_nod('sony_val'))
     samples = gt_samples(ds, range(10), SONY_PACKED, SONY_VISIBLE)
     prefix = str(tmp_path / 'sony_val')
     evaluate(RawCocoMetric(outfile_prefix=prefix), ds, samples)
