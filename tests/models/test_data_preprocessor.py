@@ -29,12 +29,24 @@ def test_pads_to_divisor_and_normalises_like_the_detector():
 
 
 def test_isp_sees_each_image_at_its_own_size_not_the_padding():
+    """The 50x70 image batched with a 64x96 one is padded to 64x96 for the detector, but only
+    after the ISP: its pixels are those it gets alone, and the padding holds the pad value.
+    ConvWB's thumbnail and the exposure normalisation read the whole input, so an ISP run on
+    the padded image would render the same pixels differently (checked below)."""
+    import torch.nn.functional as F
     pre = build()
     batch = raw_batch(sizes=((50, 70), (64, 96)))
-    together = pre.render(batch['inputs'])
-    alone = pre.render(batch['inputs'][:1])
-    torch.testing.assert_close(together[0], alone[0])
-    assert together[0].shape == (3, 50, 70)
+    together = pre(batch)['inputs']
+    assert together.shape == (2, 3, 64, 96)
+    alone_batch = raw_batch(sizes=((50, 70),))
+    alone = pre(alone_batch)['inputs'][0]
+    torch.testing.assert_close(together[0, :, :50, :70], alone[:, :50, :70])
+    # mmdet pads the normalised batch with pad_value (0)
+    assert together[0, :, 50:, :].abs().max() == 0 and together[0, :, :, 70:].abs().max() == 0
+    # what rendering after padding would give: measurably other pixels
+    padded_first = pre.render([F.pad(batch['inputs'][0], (0, 26, 0, 14))])[0][:, :50, :70]
+    rendered = pre.render(batch['inputs'][:1])[0]
+    assert (padded_first - rendered).abs().max() > 0.01
 
 
 def test_bgr_detectors_get_bgr():

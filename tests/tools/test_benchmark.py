@@ -173,9 +173,22 @@ def test_loading_variants_on_a_small_dng(raw_dir, tmp_path):
     assert res['shape'] == [128, 192] and res['packed_shape'] == [64, 96]
     assert res['cache_shapes']['train'] == [64, 96]  # already fits: never enlarged
     assert res['cache_max_rel_err'] < 1e-3  # float16 cache gives read_raw's image back
+    assert bench.summarise_loading(res)['cache_speedup'] > 1  # a cached load beats a decode
+
+
+@pytest.mark.parametrize('read_raw_ms, cache_ms, pack_ok, cache_ok', [
+    (105.0, 1.0, True, True),     # +5 % over the decode, 105x faster cached
+    (125.0, 1.0, False, True),    # +25 %: packing too slow
+    (105.0, 5.0, True, False)])   # 21x: the cache misses its target
+def test_loading_summary_judges_against_the_targets(read_raw_ms, cache_ms, pack_ok, cache_ok):
+    ms = dict(decode=100.0, read_raw=read_raw_ms, pack=4.0, cache_train=cache_ms,
+              cache_full=10.0)
+    res = dict(times={k: [v / 1e3 * f for f in (0.9, 1.0, 1.3)] for k, v in ms.items()})
     s = bench.summarise_loading(res)
-    assert s['cache_ok'] == (s['cache_speedup'] >= bench.TARGET_CACHE_SPEEDUP)
-    assert s['pack_ok'] == (s['pack_overhead'] <= bench.TARGET_PACK_OVERHEAD)
+    assert s['pack_overhead'] == pytest.approx(read_raw_ms / 100.0 - 1.0)
+    assert s['cache_speedup'] == pytest.approx(read_raw_ms / cache_ms)
+    assert s['pack_share'] == pytest.approx(0.04)
+    assert (s['pack_ok'], s['cache_ok']) == (pack_ok, cache_ok)
 
 
 def test_pack_args_match_read_raw(raw_dir):

@@ -50,12 +50,24 @@ def lod_args(root, out, *extra):
             'val_dataloader.dataset.data_prefix.img=imgs/', *extra]
 
 
+def test_counts_boxes_the_pipeline_clips(npy_folder, tmp_path, capsys):
+    """A box drawn past the annotated frame is clipped by the pipeline: counted before that."""
+    ann = npy_folder / 'annotations' / 'val.json'
+    coco = json.loads(ann.read_text())
+    coco['annotations'][1]['bbox'] = [1000, 200, 400, 300]  # 200 px past the right edge
+    ann.write_text(json.dumps(coco))
+    assert browse.main(lod_args(npy_folder, tmp_path / 'out')) == 0
+    captured = capsys.readouterr()
+    assert '2 image(s), 2 box(es), 1 reaching outside their image (clipped)' in captured.out
+    assert 'boxes reach outside the image' in captured.err
+
+
 def test_writes_pngs_with_boxes_on_a_rendering(npy_folder, tmp_path, capsys):
     out = tmp_path / 'out'
     assert browse.main(lod_args(npy_folder, out)) == 0
     pngs = sorted(out.glob('*.png'))
     assert [p.name for p in pngs] == ['00000_0001.png', '00001_0002.png']
-    assert '2 image(s), 2 box(es), 0 outside' in capsys.readouterr().out
+    assert '2 image(s), 2 box(es), 0 reaching outside' in capsys.readouterr().out
     for png, (_, cls, _, (x, y, w, h)) in zip(pngs, BOXES):
         img = cv2.imread(str(png))[..., ::-1]  # RGB
         assert img.shape == (800, 1200, 3)
@@ -111,7 +123,7 @@ def test_real_dng_through_the_raw_folder_template(shared, tmp_path, capsys):
     out = tmp_path / 'out'
     assert browse.main([FOLDER_CFG, '--split', 'val', '--output-dir', str(out), '--not-show',
                         '--cfg-options', f'val_dataloader.dataset.data_root={tmp_path}']) == 0
-    assert '1 image(s), 1 box(es), 0 outside' in capsys.readouterr().out
+    assert '1 image(s), 1 box(es), 0 reaching outside' in capsys.readouterr().out
     png = cv2.imread(str(next(out.glob('*.png'))))[..., ::-1]
     # packed 2064x1088, then Resize(1333, 800) keeps the ratio: 1333 x 703
     assert png.shape[1] == 1333 and abs(png.shape[0] - 703) <= 1
