@@ -7,7 +7,7 @@ from setuptools.command.build_ext import build_ext
 
 class OptionalBuildExt(build_ext):
     """Builds the C packing kernel when a compiler is available; without one the package
-    still installs and ``pack_bayer`` runs its NumPy implementation (about 3x slower)."""
+    still installs and ``pack_bayer`` runs its NumPy implementation (slower: docs/benchmarks.md)."""
 
     skipped = False
 

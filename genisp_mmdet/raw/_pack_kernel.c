@@ -6,8 +6,8 @@
  * (which already holds that division), writing three float32 planes.
  *
  * The NumPy implementation in packing.py does the same in several passes over cache-sized
- * bands (about 3x slower on a 9 MP mosaic). It is the reference and the fallback when this
- * module was not compiled; tests compare the two. The arithmetic follows it step by step in
+ * bands (slower: docs/benchmarks.md measures both). It is the reference and the fallback when
+ * this module was not compiled; tests compare the two. The arithmetic follows it step by step in
  * float32 without fused multiply-adds (setup.py builds with -ffp-contract=off), so camera
  * RGB outputs are bit-identical; with a matrix the NumPy path's BLAS may round the 3-term
  * sums differently, by an ulp.

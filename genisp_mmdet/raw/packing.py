@@ -144,7 +144,8 @@ def orient_packed(image: np.ndarray, flip: int) -> np.ndarray:
 
 def pack_kernel_available() -> bool:
     """True when the compiled one-pass packing kernel is importable (``setup.py`` builds it
-    when a C compiler is present; without it :func:`pack_bayer` runs NumPy, ~3x slower)."""
+    when a C compiler is present; without it :func:`pack_bayer` runs NumPy, slower:
+    docs/benchmarks.md)."""
     return _pack_kernel is not None
 
 
