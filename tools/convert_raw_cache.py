@@ -37,17 +37,9 @@ from typing import List, Optional, Tuple
 
 from tqdm import tqdm
 
-from genisp_mmdet.raw import (CacheMismatchError, IsolatedDecoder, RawReadError,
-                              cache_path_for, check_provenance, is_cached, load_packed_cache,
-                              read_provenance, read_raw)
-
-#: File extensions LibRaw decodes (lower case); the ones with 2x2 Bayer sensors load, others
-#: are reported as failures with the reason.
-RAW_EXTENSIONS = {
-    '.3fr', '.ari', '.arw', '.bay', '.cr2', '.cr3', '.crw', '.dcr', '.dng', '.erf', '.fff',
-    '.gpr', '.iiq', '.k25', '.kdc', '.mef', '.mos', '.mrw', '.nef', '.nrw', '.orf', '.pef',
-    '.ptx', '.raf', '.raw', '.rw2', '.rwl', '.sr2', '.srf', '.srw', '.x3f'
-}
+from genisp_mmdet.raw import (RAW_EXTENSIONS, CacheMismatchError, IsolatedDecoder,
+                              RawReadError, cache_path_for, check_provenance, is_cached,
+                              load_packed_cache, read_provenance, read_raw)
 
 Task = Tuple[str, str]  # (RAW source path, cache .npy path)
 

@@ -30,13 +30,9 @@ from ..datasets.coco_ids import COCO_CLASSES
 from ..engine.checkpoint import check_state_fits, load_model_state
 from ..engine.launch import load_config
 from ..models.data_preprocessor import RawDetDataPreprocessor
-from ..raw import PackedRaw, RawReadError
+from ..raw import RAW_EXTENSIONS, PackedRaw, RawReadError
 from ..visualization import to_uint8_image
 
-#: File extensions ``expand_raw_inputs`` collects from folders (compared case-insensitively).
-RAW_EXTENSIONS = ('.3fr', '.arw', '.cr2', '.cr3', '.crw', '.dcr', '.dng', '.erf', '.fff',
-                  '.iiq', '.kdc', '.mef', '.mos', '.mrw', '.nef', '.nrw', '.orf', '.pef',
-                  '.raf', '.raw', '.rw2', '.rwl', '.sr2', '.srf', '.srw')
 
 #: Pipeline steps that need annotations; inference has none.
 ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'mmdet.LoadAnnotations', 'AlignRawAnnotations')

@@ -9,10 +9,11 @@ from .errors import (CacheMismatchError, DecoderCrashError, DecoderTimeoutError,
 from .isolation import IsolatedDecoder
 from .packing import (CFA_PATTERNS, CfaLayout, cfa_layout, orient_packed, pack_bayer,
                       pack_kernel_available)
-from .reader import (RAW_META_FIELDS, MissingColorMatrixWarning, PackedRaw, read_raw)
+from .reader import (RAW_EXTENSIONS, RAW_META_FIELDS, MissingColorMatrixWarning, PackedRaw,
+                     read_raw)
 
 __all__ = [
-    'read_raw', 'PackedRaw', 'RAW_META_FIELDS', 'MissingColorMatrixWarning',
+    'read_raw', 'PackedRaw', 'RAW_META_FIELDS', 'RAW_EXTENSIONS', 'MissingColorMatrixWarning',
     'RawReadError', 'RawFileNotFoundError', 'NotRawFileError', 'TruncatedRawError',
     'UnsupportedSensorError', 'MissingColorMatrixError', 'DecoderCrashError',
     'DecoderTimeoutError', 'IsolatedDecoder',

@@ -31,6 +31,13 @@ RAW_META_FIELDS = ('make', 'model', 'cfa_pattern', 'black_level', 'white_level',
 #: older output are rebuilt (2: the recorded orientation is applied)
 READ_RAW_VERSION = 2
 
+#: File extensions of the RAW formats LibRaw decodes (lower case; compare case-insensitively).
+#: The folder tools collect these; files of 2x2 Bayer sensors load, others are refused by name.
+RAW_EXTENSIONS = ('.3fr', '.ari', '.arw', '.bay', '.cr2', '.cr3', '.crw', '.dcr', '.dng',
+                  '.erf', '.fff', '.gpr', '.iiq', '.k25', '.kdc', '.mef', '.mos', '.mrw', '.nef',
+                  '.nrw', '.orf', '.pef', '.ptx', '.raf', '.raw', '.rw2', '.rwl', '.sr2', '.srf',
+                  '.srw', '.x3f')
+
 COLOR_SPACES = ('xyz', 'camera')
 MISSING_MATRIX_POLICIES = ('raise', 'camera')
 
