@@ -30,7 +30,6 @@ import json
 import os
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -40,6 +39,7 @@ from tqdm import tqdm
 from genisp_mmdet.raw import (RAW_EXTENSIONS, CacheMismatchError, IsolatedDecoder,
                               RawReadError, cache_path_for, check_provenance, is_cached,
                               load_packed_cache, read_provenance, read_raw)
+from genisp_mmdet.utils import median_seconds
 
 Task = Tuple[str, str]  # (RAW source path, cache .npy path)
 
@@ -102,21 +102,12 @@ def _run(jobs, workers: int, timeout: float):
             decoder.close()
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
-
-
 def benchmark(task: Task, color_space: str, on_missing: str) -> Tuple[float, float]:
     """Median seconds to decode the RAW file vs. to load its cache entry."""
     src, dst = task
-    decode = _median_seconds(lambda: read_raw(src, color_space=color_space,
+    decode = median_seconds(lambda: read_raw(src, color_space=color_space,
                                               on_missing_matrix=on_missing), 3)
-    load = _median_seconds(lambda: load_packed_cache(dst), 5)
+    load = median_seconds(lambda: load_packed_cache(dst), 5)
     return decode, load
 
 

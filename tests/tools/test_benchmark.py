@@ -1,6 +1,6 @@
-"""tools/benchmark.py at tiny sizes: what each variant really computes (who gets gradients,
-what the optimizer holds, what the memory tally counts), the loading variants on a small DNG,
-and the markdown output. No timing assertions."""
+"""tools/analysis_tools/benchmark.py and its parts at tiny sizes: what each variant really
+computes (who gets gradients, what the optimizer holds, what the memory tally counts), the
+loading variants on a small DNG, and the markdown output. No timing assertions."""
 import math
 
 import numpy as np
@@ -14,7 +14,11 @@ from tests.raw.test_reader import D750, structured_mosaic
 SIZE = (96, 64)  # (w, h)
 
 
-bench = load_tool('benchmark')
+bench = load_tool('analysis_tools/benchmark')  # puts the repo root on sys.path
+from tools.analysis_tools import benchmark_loading as loading  # noqa: E402
+from tools.analysis_tools import benchmark_memory as memory  # noqa: E402
+from tools.analysis_tools import benchmark_training as training  # noqa: E402
+from tools.analysis_tools import profile_isp  # noqa: E402
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -29,7 +33,7 @@ def one_thread():
 @pytest.fixture(scope='module')
 def tiny_cfg():
     # the paper config's model, with the tiny RetinaNet instead of R50 (same family and losses)
-    return bench.genisp_model_cfg(detector=TINY_RETINANET)
+    return training.genisp_model_cfg(detector=TINY_RETINANET)
 
 
 def _snapshot(module):
@@ -41,12 +45,12 @@ def _changed(module, before):
 
 
 def test_frozen_detector_gets_no_weight_grads_and_is_not_updated(tiny_cfg):
-    setup = bench.build_setup('genisp_frozen', tiny_cfg)
+    setup = training.build_setup('genisp_frozen', tiny_cfg)
     det_before, isp_before = _snapshot(setup.detector), _snapshot(setup.isp)
     optimised = {id(p) for g in setup.optim_wrapper.optimizer.param_groups for p in g['params']}
     assert optimised == {id(p) for p in setup.isp.parameters()}  # the optimizer holds the ISP only
 
-    rec = bench.train_step(setup, SIZE)
+    rec = training.train_step(setup, SIZE)
     grads = rec['grads']
     assert grads['detector']['tensors'] > 0
     assert grads['detector']['with_grad'] == 0 and grads['detector']['values_with_grad'] == 0
@@ -60,9 +64,9 @@ def test_frozen_detector_gets_no_weight_grads_and_is_not_updated(tiny_cfg):
 
 
 def test_unfrozen_detector_gets_weight_grads(tiny_cfg):
-    setup = bench.build_setup('genisp_unfrozen', tiny_cfg)
+    setup = training.build_setup('genisp_unfrozen', tiny_cfg)
     det_before = _snapshot(setup.detector)
-    grads = bench.train_step(setup, SIZE)['grads']
+    grads = training.train_step(setup, SIZE)['grads']
     det = grads['detector']
     # the tiny RetinaNet freezes no stage: every detector tensor trains
     assert det['with_grad'] == det['trainable'] == det['tensors'] > 0
@@ -71,32 +75,33 @@ def test_unfrozen_detector_gets_weight_grads(tiny_cfg):
 
 
 def test_plain_detector_baselines(tiny_cfg):
-    frozen = bench.build_setup('detector_frozen_rgb', tiny_cfg)
+    frozen = training.build_setup('detector_frozen_rgb', tiny_cfg)
     assert frozen.isp is None and frozen.optim_wrapper is None
     assert not frozen.model.training  # eval, as FrozenDetector keeps its detector
-    grads = bench.train_step(frozen, SIZE)['grads']
+    grads = training.train_step(frozen, SIZE)['grads']
     # the backward runs through the whole detector to the input, computing no weight grad
     assert grads['input_grad'] is True
     assert grads['detector']['with_grad'] == 0 and grads['isp']['tensors'] == 0
 
-    trained = bench.build_setup('detector_trained_rgb', tiny_cfg)
-    grads = bench.train_step(trained, SIZE)['grads']
+    trained = training.build_setup('detector_trained_rgb', tiny_cfg)
+    grads = training.train_step(trained, SIZE)['grads']
     assert grads['input_grad'] is False
     assert grads['detector']['with_grad'] == grads['detector']['tensors'] > 0
 
 
 def test_time_training_summary_and_report(tiny_cfg):
-    res = bench.time_training(tiny_cfg, SIZE, repeats=1, warmup=0)
+    res = training.time_training(tiny_cfg, SIZE, repeats=1, warmup=0)
     res['warmup'] = 0
-    assert set(res['records']) == set(bench.VARIANTS)
+    assert set(res['records']) == set(training.VARIANTS)
     assert all(len(recs) == 1 for recs in res['records'].values())
-    s = bench.summarise_training(res)
+    s = training.summarise_training(res)
     assert s['frozen_no_detector_grads'] is True and s['frozen_isp_all_grads'] is True
     assert s['unfrozen_detector_grads'] > 0
     assert s['isp_overhead'] > 0 and s['unfrozen_ratio'] > 0
     res['summary'] = s
-    res['isp_alone'] = bench.time_isp_alone(SIZE, repeats=1, warmup=0)
-    report = bench.render_report(dict(command='python tools/benchmark.py --quick',
+    res['isp_alone'] = training.time_isp_alone(SIZE, repeats=1, warmup=0)
+    command = 'python tools/analysis_tools/benchmark.py --quick'
+    report = bench.render_report(dict(command=command,
                                       info=bench.machine_info(), date='today',
                                       loads=[('start', 0.5)], training=res))
     assert 'ISP overhead' in report and ('PASS' in report or 'MISS' in report)
@@ -104,14 +109,14 @@ def test_time_training_summary_and_report(tiny_cfg):
 
 
 def test_training_worker_with_allocator_settings_in_a_fresh_process():
-    res = bench.time_training_subprocess(SIZE, repeats=1, env={}, detector=TINY_RETINANET,
+    res = training.time_training_subprocess(SIZE, repeats=1, env={}, detector=TINY_RETINANET,
                                          timeout=600, keep_freed_memory=True)
-    assert set(res['records']) == set(bench.KEY_VARIANTS)
+    assert set(res['records']) == set(training.KEY_VARIANTS)
     assert res['grads']['genisp_frozen']['detector']['with_grad'] == 0
     assert res['grads']['detector_frozen_rgb']['input_grad'] is True
     rec = res['records']['genisp_frozen'][0]
     assert rec['total'] > 0 and rec['faults'] >= 0 and rec['sys'] >= 0
-    summary = bench.summarise_training(res)
+    summary = training.summarise_training(res)
     assert 'isp_overhead' in summary and 'isp_overhead_compiled' in summary
     # glibc kept freed memory: after the warm-up round no step maps fresh large blocks
     assert rec['faults'] < 20000, rec['faults']
@@ -121,7 +126,7 @@ def test_saved_tensor_tally_counts_activations_not_parameters():
     conv = torch.nn.Conv2d(4, 8, 3, padding=1)
     conv.requires_grad_(False)
     x = torch.rand(1, 4, 32, 32, requires_grad=True)
-    with bench.SavedTensorTally(conv) as tally:
+    with memory.SavedTensorTally(conv) as tally:
         y = torch.relu(conv(x * 2))  # saves x*2 (conv input) and relu's output
     y.sum().backward()
     assert tally.nbytes == 4 * 32 * 32 * 4 + 8 * 32 * 32 * 4
@@ -129,7 +134,7 @@ def test_saved_tensor_tally_counts_activations_not_parameters():
 
 def test_memory_worker_in_a_fresh_process():
     w, h = 256, 128
-    res = bench.measure_memory('isp', (w, h), timeout=600)
+    res = memory.measure_memory('isp', (w, h), timeout=600)
     one_map_mb = 64 * w * h * 4 / 2**20  # a 64-channel full-resolution float32 activation
     # the shallow ConvNet keeps several 64-channel maps for its backward
     assert res['saved_mb'] >= 2 * one_map_mb
@@ -137,7 +142,7 @@ def test_memory_worker_in_a_fresh_process():
 
 
 def test_isp_stage_timing_covers_every_convnet_step():
-    stages = bench.module_times((48, 32), repeats=1)
+    stages = profile_isp.module_times((48, 32), repeats=1)
     names = list(stages)
     assert names[0].startswith('before the ConvNet')
     # the paper's shallow ConvNet: conv3x3x16, IN, LeakyReLU, conv3x3x64, IN, LeakyReLU,
@@ -161,11 +166,11 @@ def raw_dir(tmp_path):
 
 
 def test_loading_variants_on_a_small_dng(raw_dir, tmp_path):
-    files = bench.find_raw_files(str(raw_dir))
+    files = loading.find_raw_files(str(raw_dir))
     assert [p.split('/')[-1] for p in files] == ['good.dng']  # bad/ and non-RAW skipped
     cache = tmp_path / 'cache'
     cache.mkdir()
-    res = bench.time_loading(files[0], repeats=2, cache_dir=str(cache), warmup=0)
+    res = loading.time_loading(files[0], repeats=2, cache_dir=str(cache), warmup=0)
     assert set(res['times']) == {'read_raw', 'read_raw_isolated', 'decode', 'pack',
                                  'pack_numpy', 'postprocess_half', 'postprocess_full',
                                  'cache_train', 'npy_train', 'cache_full'}
@@ -173,7 +178,7 @@ def test_loading_variants_on_a_small_dng(raw_dir, tmp_path):
     assert res['shape'] == [128, 192] and res['packed_shape'] == [64, 96]
     assert res['cache_shapes']['train'] == [64, 96]  # already fits: never enlarged
     assert res['cache_max_rel_err'] < 1e-3  # float16 cache gives read_raw's image back
-    assert bench.summarise_loading(res)['cache_speedup'] > 1  # a cached load beats a decode
+    assert loading.summarise_loading(res)['cache_speedup'] > 1  # a cached load beats a decode
 
 
 @pytest.mark.parametrize('read_raw_ms, cache_ms, pack_ok, cache_ok', [
@@ -184,7 +189,7 @@ def test_loading_summary_judges_against_the_targets(read_raw_ms, cache_ms, pack_
     ms = dict(decode=100.0, read_raw=read_raw_ms, pack=4.0, cache_train=cache_ms,
               cache_full=10.0)
     res = dict(times={k: [v / 1e3 * f for f in (0.9, 1.0, 1.3)] for k, v in ms.items()})
-    s = bench.summarise_loading(res)
+    s = loading.summarise_loading(res)
     assert s['pack_overhead'] == pytest.approx(read_raw_ms / 100.0 - 1.0)
     assert s['cache_speedup'] == pytest.approx(read_raw_ms / cache_ms)
     assert s['pack_share'] == pytest.approx(0.04)
@@ -196,7 +201,7 @@ def test_pack_args_match_read_raw(raw_dir):
     from genisp_mmdet.raw import pack_bayer, read_raw
     path = str(raw_dir / 'good.dng')
     with rawpy.imread(path) as raw:
-        packed = pack_bayer(raw.raw_image_visible, *bench._pack_args(raw))
+        packed = pack_bayer(raw.raw_image_visible, *loading._pack_args(raw))
     np.testing.assert_array_equal(packed, read_raw(path).image)
 
 

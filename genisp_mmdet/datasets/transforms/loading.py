@@ -77,7 +77,8 @@ class LoadRawImageFromFile(BaseTransform):
             and one that hangs it :class:`~genisp_mmdet.raw.DecoderTimeoutError` (both
             naming the file, both skipped under ``on_error='skip'``) instead of killing the
             DataLoader worker and with it the run. Costs a copy of the image between
-            processes (``tools/benchmark.py --parts loading`` measures it).
+            processes (``tools/analysis_tools/benchmark.py --parts loading``
+            measures it).
         decode_timeout: with ``isolate``, seconds one file may take.
 
     Raises:

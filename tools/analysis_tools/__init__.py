@@ -1,0 +1,1 @@
+"""Analysis and benchmark tools (run as scripts; importable for their tests)."""
