@@ -70,15 +70,20 @@ class _CheckedImages:
     """Map-style dataset over the check of each image (for a DataLoader's workers)."""
 
     def __init__(self, dataset, n):
-        from genisp_mmdet.datasets.transforms import AlignRawAnnotations
+        from genisp_mmdet.datasets.transforms import AlignRawAnnotations, LoadRawImageFromFile
         steps = list(dataset.pipeline.transforms)
         ends = [i for i, t in enumerate(steps) if isinstance(t, AlignRawAnnotations)]
         if not ends:
             raise ValueError('the pipeline has no AlignRawAnnotations step to check boxes with')
         self.steps = steps[:ends[0] + 1]
-        for step in self.steps:  # a check reports every unreadable file: never skip one
+        for i, step in enumerate(self.steps):  # a check reports every unreadable file
             if getattr(step, 'on_error', None) == 'skip':
                 step.on_error = 'raise'
+            if isinstance(step, LoadRawImageFromFile) and not step.isolate:
+                # a file that crashes or hangs LibRaw is listed, not the end of the check
+                self.steps[i] = LoadRawImageFromFile(
+                    step.color_space, step.on_missing_matrix, step.backend_args,
+                    on_error='raise', isolate=True, decode_timeout=step.decode_timeout)
         self.dataset, self.n = dataset, n
 
     def __len__(self):

@@ -133,14 +133,19 @@ def test_real_dng_through_the_raw_folder_template(shared, tmp_path, capsys):
     assert np.abs(png[ym, x0 - 1:x0 + 2].astype(int) - color).sum(axis=1).min() == 0
 
 
-def test_check_lists_every_unreadable_file_clipped_box_and_rotated_frame(tmp_path, capsys):
+def test_check_lists_every_unreadable_file_clipped_box_and_rotated_frame(tmp_path, capsys,
+                                                                        monkeypatch):
     """--check over a RAW folder with one file of each problem: each is named, the clean
-    ones are not, the exit status says problems were found, the report has them all."""
-    from tests.helpers import demo_dngs
-    dngs = demo_dngs(tmp_path / 'gen', num_test=5, width=128, height=96)
+    ones are not, the exit status says problems were found, the report has them all. A file
+    that crashes LibRaw is listed too (the check decodes in isolation)."""
+    from tests.helpers import demo_dngs, libraw_sabotage_env
+    for key, value in libraw_sabotage_env(tmp_path / 'site').items():
+        monkeypatch.setenv(key, value)
+    dngs = demo_dngs(tmp_path / 'gen', num_test=6, width=128, height=96)
     raw = tmp_path / 'raw'
     raw.mkdir()
-    names = ['clean.dng', 'cut.dng', 'text.dng', 'clipped.dng', 'rotated.dng']
+    names = ['clean.dng', 'cut.dng', 'text.dng', 'clipped.dng', 'rotated.dng',
+             'crash_libraw.dng']
     for name, dng in zip(names, dngs):
         (raw / name).write_bytes(dng.read_bytes())
     (raw / 'cut.dng').write_bytes((raw / 'cut.dng').read_bytes()[:5000])
@@ -163,9 +168,10 @@ def test_check_lists_every_unreadable_file_clipped_box_and_rotated_frame(tmp_pat
     found = {p['file'].rsplit('/', 1)[1]: p for p in json.loads(report.read_text())['problems']}
     assert {k: v['kind'] for k, v in found.items()} == {
         'cut.dng': 'unreadable', 'text.dng': 'unreadable', 'clipped.dng': 'clipped',
-        'rotated.dng': 'orientation'}
+        'rotated.dng': 'orientation', 'crash_libraw.dng': 'unreadable'}
+    assert 'DecoderCrashError' in found['crash_libraw.dng']['reason']
     assert 'TruncatedRawError' in found['cut.dng']['reason']
     assert 'NotRawFileError' in found['text.dng']['reason']
     assert found['clipped.dng']['boxes'][0]['in_image'][2] > 64  # packed frame: 64 wide
-    assert '5 image(s) checked: 2 unreadable, 1 with clipped boxes, 1 with a rotated' in out
+    assert '6 image(s) checked: 3 unreadable, 1 with clipped boxes, 1 with a rotated' in out
     assert 'clean.dng' not in out
