@@ -210,7 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return fail(f'--max must be >= 1, got {args.max}')
 
     import cv2
-    from mmengine.config import Config, DictAction
+    from mmengine.config import DictAction
     from mmengine.registry import init_default_scope
     from tqdm import tqdm
 
@@ -218,14 +218,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules
 
-    try:
-        cfg = Config.fromfile(args.config)
-    except Exception as err:  # noqa: BLE001 - a broken config: say which and why
-        return fail(f'cannot load config {args.config}: {type(err).__name__}: {err}')
+    from genisp_mmdet.engine.launch import ConfigError, load_config
+    options = None
     if args.cfg_options:
         parser = argparse.ArgumentParser()
         parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o', *args.cfg_options]).o)
+        options = parser.parse_args(['--o', *args.cfg_options]).o
+    try:
+        cfg = load_config(args.config, options, require_model=False)
+    except ConfigError as err:
+        return fail(str(err))
     register_all_modules(init_default_scope=False)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
 
@@ -237,7 +239,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         dataset = DATASETS.build(cfg[key]['dataset'])
     except FileNotFoundError as err:
         return fail(f'{err} (set the dataset\'s data_root, see docs/datasets.md)')
-    except Exception as err:  # noqa: BLE001
+    except (KeyError, ValueError, TypeError, OSError) as err:  # an unknown type, bad args
         return fail(f'cannot build the {args.split} dataset: {type(err).__name__}: {err}')
     meta = dataset.metainfo
     classes, palette = meta.get('classes'), meta.get('palette')

@@ -19,9 +19,13 @@ class ConfigError(RuntimeError):
     """A config file that cannot be used; the message names the file and the problem."""
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                require_model: bool = True) -> Config:
     """``Config.fromfile`` + ``--cfg-options``, turning mmengine's deep errors into one line
-    that names the file."""
+    that names the file (a command-line boundary: whatever mmengine raises for a broken
+    config - SyntaxError, KeyError, ImportError of custom_imports ... - is the user's config,
+    so it becomes a :class:`ConfigError` with the cause chained). ``require_model=False`` for
+    configs without a model (a dataset config)."""
     if not osp.isfile(path):
         raise ConfigError(f'config file not found: {path}')
     try:
@@ -33,7 +37,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
             cfg.merge_from_dict(cfg_options)
         except Exception as exc:
             raise ConfigError(f'cannot apply --cfg-options to {path}: {exc}') from exc
-    if 'model' not in cfg:
+    if require_model and 'model' not in cfg:
         raise ConfigError(f'config {path} defines no `model`')
     return cfg
 

@@ -54,7 +54,7 @@ from ..color import (apply_channel_gains, apply_color_matrix, srgb_gamma_encode,
                      xyz_to_linear_srgb)
 
 #: what a failed torch.compile raises (dynamo and inductor errors, a C++ compiler that fails)
-_COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException, torch._inductor.exc.CppCompileError)
+COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException, torch._inductor.exc.CppCompileError)
 
 
 class ImageToParameters(nn.Module):
@@ -316,7 +316,7 @@ class GenISP(BaseModule):
                                                                           **options)
         try:
             return compiled(x)
-        except _COMPILE_ERRORS as e:  # no C++ compiler / Triton, unsupported platform, ...
+        except COMPILE_ERRORS as e:  # no C++ compiler / Triton, unsupported platform, ...
             # (only compilation failures: an out-of-memory error or a bug in the ConvNet
             # raises as it would eagerly)
             warnings.warn(f'GenISP: torch.compile of the shallow ConvNet failed '

@@ -175,3 +175,15 @@ def test_check_lists_every_unreadable_file_clipped_box_and_rotated_frame(tmp_pat
     assert found['clipped.dng']['boxes'][0]['in_image'][2] > 64  # packed frame: 64 wide
     assert '6 image(s) checked: 3 unreadable, 1 with clipped boxes, 1 with a rotated' in out
     assert 'clean.dng' not in out
+
+
+def test_broken_configs_fail_in_one_line_naming_the_file(tmp_path, capsys):
+    broken = tmp_path / 'broken.py'
+    broken.write_text('val_dataloader = dict(dataset=dict(type="RawCocoDataset"\n')
+    assert browse.main([str(broken), '--split', 'val', '--not-show', '--check']) == 2
+    err = capsys.readouterr().err
+    assert f'cannot load config {broken}: SyntaxError' in err
+    unknown = tmp_path / 'unknown.py'
+    unknown.write_text('val_dataloader = dict(dataset=dict(type="NoSuchDataset"))\n')
+    assert browse.main([str(unknown), '--split', 'val', '--not-show', '--check']) == 2
+    assert 'cannot build the val dataset: KeyError' in capsys.readouterr().err

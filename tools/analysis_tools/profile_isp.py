@@ -9,7 +9,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from genisp_mmdet.models.genisp import conv_label
+from genisp_mmdet.models.genisp import COMPILE_ERRORS, conv_label
 from genisp_mmdet.utils import interleaved
 from tools.analysis_tools.benchmark_training import _init_registry, make_batch
 
@@ -102,7 +102,7 @@ def compiled_isp_times(size: Tuple[int, int], repeats: int = 3) -> Dict:
     start = time.perf_counter()
     try:
         run(compiled)
-    except Exception as e:  # no C++ compiler, unsupported platform...
+    except COMPILE_ERRORS as e:  # no C++ compiler, unsupported platform...
         return dict(error=f'{type(e).__name__}: {str(e).splitlines()[0][:200]}')
     compile_s = time.perf_counter() - start
     times = interleaved(dict(eager=lambda: run(isp), compiled=lambda: run(compiled)),

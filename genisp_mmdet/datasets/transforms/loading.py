@@ -253,9 +253,9 @@ class LoadNumpyImageFromFile(BaseTransform):
             raise FileNotFoundError(f'LoadNumpyImageFromFile: {path} does not exist') from None
         try:
             return np.load(io.BytesIO(buf), allow_pickle=False)
-        except Exception as err:  # noqa: BLE001 - report which file is broken
+        except (ValueError, OSError, EOFError) as err:  # what np.load raises on a bad file
             raise ValueError(f'LoadNumpyImageFromFile: {path} is not a readable .npy array '
-                             f'({err})') from None
+                             f'({err})') from err
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
