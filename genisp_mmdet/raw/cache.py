@@ -179,8 +179,7 @@ def write_packed_cache(npy_path: PathLike, image: np.ndarray, meta: Dict[str, An
             ``visible_shape`` must stay the sensor's, not the stored image's.
         source: the RAW file it came from, recorded in the sidecar.
         provenance: :func:`cache_provenance` of the conversion (an entry without one is
-            refused by :func:`load_packed_cache` unless it is called with ``expected=None``
-            and ``check=False``).
+            refused by :func:`load_packed_cache` unless it is called with ``check=False``).
     """
     npy_path = os.fspath(npy_path)
     if image.ndim != 3 or image.shape[2] != 3:
