@@ -22,12 +22,10 @@ import io
 from typing import Optional, Tuple
 
 import numpy as np
-
 from mmcv.transforms import BaseTransform
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
-from mmengine.fileio import get
 
 from ...raw import (IsolatedDecoder, RawFileNotFoundError, RawReadError, cache_path_for,
                     load_packed_cache, read_raw)
@@ -71,7 +69,9 @@ class LoadRawImageFromFile(BaseTransform):
         on_error: ``'raise'`` (default) or ``'skip'``: a file that cannot be read is logged
             (once), recorded in the run's bad-file list (:class:`~genisp_mmdet.engine.
             BadFilesHook`) and the transform returns ``None``, so a training dataset draws
-            another sample. Evaluation never skips: a test-mode dataset raises instead.
+            another sample. Evaluation never skips: a test-mode dataset raises instead (or,
+            opted in, scores the image as one without detections:
+            ``RawCocoDataset(unreadable_test_images='no_detections')``).
         isolate: decode in a child process (:class:`~genisp_mmdet.raw.IsolatedDecoder`), so
             a file that crashes LibRaw raises :class:`~genisp_mmdet.raw.DecoderCrashError`
             and one that hangs it :class:`~genisp_mmdet.raw.DecoderTimeoutError` (both
@@ -248,7 +248,7 @@ class LoadNumpyImageFromFile(BaseTransform):
 
     def _read(self, path: str) -> np.ndarray:
         try:
-            buf = get(path, backend_args=self.backend_args)
+            buf = fileio.get(path, backend_args=self.backend_args)
         except FileNotFoundError:
             raise FileNotFoundError(f'LoadNumpyImageFromFile: {path} does not exist') from None
         try:
