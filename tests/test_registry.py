@@ -7,7 +7,8 @@ from mmdet import registry as mmdet_registry
 EXPECTED = {
     'METRICS': ['RawCocoMetric'],
     'EVALUATOR': ['ConcatDatasetEvaluator'],
-    'MODELS': ['GenISP', 'GainGammaISP', 'RawDetDataPreprocessor', 'FrozenDetector'],
+    'MODELS': ['GenISP', 'GainGammaISP', 'RawDetDataPreprocessor', 'FrozenDetector',
+               'NanoDetShuffleNetV2', 'NanoDetPAN', 'NanoDetHead'],
     'TRANSFORMS': ['LoadRawImageFromFile', 'LoadPackedRawFromFile', 'AlignRawAnnotations',
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage', 'AsShotWhiteBalance'],
     'DATASETS': ['RawCocoDataset'],
