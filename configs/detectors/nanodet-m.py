@@ -3,7 +3,6 @@
 #   python tools/model_converters/nanodet_to_mmdet.py ../shared/detectors/nanodet_m/nanodet_m.pth
 # Behind GenISP: configs/genisp_nanodet-m.py (model.detector='configs/detectors/nanodet-m.py').
 custom_imports = dict(imports=['genisp_mmdet'], allow_failed_imports=False)
-default_scope = 'mmdet'
 
 model = dict(
     type='GFL',

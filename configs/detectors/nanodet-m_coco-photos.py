@@ -6,7 +6,7 @@
 # Input: keep-ratio resize to fit 320x320 (NanoDet-m's size), padded to a multiple of 32.
 # The data root holds val2017/ + annotations/instances_val2017.json; set GENISP_COCO_ROOT for
 # another copy, e.g. the full COCO val2017.
-_base_ = ['./nanodet-m.py']
+_base_ = ['./nanodet-m.py', 'mmdet::_base_/default_runtime.py']
 
 data_root = '{{$GENISP_COCO_ROOT:../shared/datasets/coco-photos/}}'
 input_size = (320, 320)
@@ -29,16 +29,3 @@ val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instan
 test_evaluator = val_evaluator
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-default_hooks = dict(timer=dict(type='IterTimerHook'), logger=dict(type='LoggerHook'),
-                     param_scheduler=dict(type='ParamSchedulerHook'),
-                     checkpoint=dict(type='CheckpointHook'),
-                     sampler_seed=dict(type='DistSamplerSeedHook'),
-                     visualization=dict(type='DetVisualizationHook'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
