@@ -115,6 +115,24 @@ def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     assert one == results['gain_gamma']['None']
     assert 'unseen-camera AP x10' in scored.stdout
 
+    # the gated residual recipe trained on cleaner captures as well: 2x rendered on demand,
+    # merged with the benchmark's levels for training only
+    gated = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/score_photos_config.py',
+         'configs/photos/genisp_yolox-nano_photos_residual_gated.py', '--work-dir',
+         str(tmp_path / 'gated'), '--data', str(data), '--darkness', '10', '200', '--train',
+         '--train-darkness', '2', '10', '200', '--coco-root', str(coco), '--train-ann',
+         'annotations/train.json', '--train-img-dir', 'train', '--detector-checkpoint',
+         str(detector), '--cfg-options', 'train_cfg.max_epochs=1'], cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
+    span = json.loads((data / 'annotations' / 'sony_rx100m7_train_x2-x10-x200.json').read_text())
+    assert len(span['images']) == 9 and {im['file_name'].split('/')[0]
+                                         for im in span['images']} == {'x2', 'x10', 'x200'}
+    assert (data / 'sony_rx100m7' / 'x2' / 'train').is_dir()
+    gated_metrics = json.loads((tmp_path / 'gated' / 'metrics.json').read_text())['metrics']
+    assert set(gated_metrics) == set(CAMERAS)
+
     # a second run reuses the renders, the trainings (2 ISPs x 2 seeds) and the scores
     # (4 learned, 2 baselines, the oracle)
     again = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500,

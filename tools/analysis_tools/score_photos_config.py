@@ -4,12 +4,19 @@ own: every (camera, darkness) pair of the val photos in one tools/test.py run; w
 ``--train``, train it first with tools/train.py exactly as run_photos trains GenISP.
 
     python tools/analysis_tools/score_photos_config.py CONFIG --work-dir DIR [--train]
-        [--checkpoint CKPT] [--seed 0] [--cfg-options KEY=VALUE ...]
+        [--checkpoint CKPT] [--seed 0] [--train-darkness 2 10 50 200]
+        [--cfg-options KEY=VALUE ...]
 
 For trying an ISP variant (a config, or ``--cfg-options`` on one) against the benchmark's
 numbers without re-running everything: the renders must exist (run_photos makes them), and
 the options apply to training and scoring alike. Prints the unseen cameras' mean AP per
 darkness level and writes ``DIR/metrics.json`` (AP / AP50 per camera and darkness).
+
+``--train-darkness`` trains on the train camera's captures of the train photos at other
+darkness levels than the benchmark's (e.g. adding 2x, cleaner captures): levels not rendered
+yet are rendered into ``--data`` with tools/make_unprocessed_coco.py (same seed as the
+benchmark's renders), merged into ``annotations/<camera>_train_<levels>.json`` and used for
+training only; scoring is unchanged.
 """
 import argparse
 import json
@@ -22,8 +29,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 from tools.demo.run_photos import (DETECTOR_CHECKPOINT, TEST_CAMERAS,  # noqa: E402
-                                   TRAIN_CAMERA, evaluation_config, read_subset_metrics,
-                                   subset_names)
+                                   TRAIN_CAMERA, darkness_tag, evaluation_config,
+                                   merge_darkness_levels, read_subset_metrics, subset_names)
 
 
 def parse_args(argv=None):
@@ -36,6 +43,15 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='training seed')
     parser.add_argument('--data', default='data/coco-photos-raw', help='the renders')
     parser.add_argument('--darkness', type=float, nargs='+', default=[10, 50, 200])
+    parser.add_argument('--train-darkness', type=float, nargs='+', default=None,
+                        help='train on the train camera at these darkness levels (rendered '
+                             'when missing) instead of --darkness')
+    parser.add_argument('--coco-root', default=osp.join(osp.dirname(REPO_ROOT), 'shared',
+                                                        'datasets', 'coco-photos'),
+                        help='the photos, for rendering --train-darkness levels')
+    parser.add_argument('--train-ann', default='annotations/instances_train2017.json')
+    parser.add_argument('--train-img-dir', default='train2017')
+    parser.add_argument('--render-seed', type=int, default=0)
     parser.add_argument('--detector-checkpoint', default=DETECTOR_CHECKPOINT)
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='KEY=VALUE overrides for training and scoring')
@@ -52,6 +68,22 @@ def run_tool(args, log_path, env):
         raise SystemExit(f'{args[0]} failed (exit {code}); its output: {log_path}')
 
 
+def train_levels(args, data, work_dir, env) -> str:
+    """Renders the train camera's missing ``--train-darkness`` levels of the train photos and
+    merges all of them; returns the merged annotation file's name."""
+    missing = [k for k in args.train_darkness if not osp.isfile(osp.join(
+        data, 'annotations', f'{TRAIN_CAMERA}_{darkness_tag(k)}_train.json'))]
+    if missing:
+        run_tool(['tools/make_unprocessed_coco.py', args.coco_root, args.train_ann, data,
+                  '--img-dir', args.train_img_dir,
+                  '--split', 'train', '--cameras', TRAIN_CAMERA,
+                  '--darkness', *[f'{k:g}' for k in missing], '--seed', str(args.render_seed)],
+                 osp.join(work_dir, 'render.log'), env)
+    name = f'{TRAIN_CAMERA}_train_' + '-'.join(darkness_tag(k) for k in args.train_darkness)
+    merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.train_darkness, name + '.json')
+    return name + '.json'
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.train and args.checkpoint:
@@ -65,11 +97,16 @@ def main(argv=None):
     options = [f'model.detector_checkpoint={detector}', *args.cfg_options]
     checkpoint = args.checkpoint
     if args.train:
+        train_options = []
+        if args.train_darkness:
+            train_options.append('train_dataloader.dataset.ann_file=annotations/'
+                                 + train_levels(args, data, work_dir, env))
         train_dir = osp.join(work_dir, 'train')
         # run_photos' training: no validation (the pairs are scored below)
         run_tool(['tools/train.py', args.config, '--work-dir', train_dir, '--cfg-options',
                   f'randomness.seed={args.seed}', 'val_dataloader=None', 'val_cfg=None',
-                  'val_evaluator=None', *options], osp.join(work_dir, 'train.log'), env)
+                  'val_evaluator=None', *options, *train_options],
+                 osp.join(work_dir, 'train.log'), env)
         with open(osp.join(train_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
     subsets = subset_names((TRAIN_CAMERA, *TEST_CAMERAS), args.darkness)

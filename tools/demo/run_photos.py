@@ -110,10 +110,10 @@ def check_same_annotations(data, split, subsets):
                              f'{names[0]}; re-render the benchmark')
 
 
-def merge_darkness_levels(data, camera, split, darkness):
-    """``annotations/<camera>_<split>.json``: every darkness level of a camera's captures in
-    one file (file names relative to ``<camera>/``, image and annotation ids made unique),
-    which the training configs read."""
+def merge_darkness_levels(data, camera, split, darkness, name=None):
+    """``annotations/<camera>_<split>.json`` (or ``annotations/<name>``): every darkness
+    level of a camera's captures in one file (file names relative to ``<camera>/``, image
+    and annotation ids made unique), which the training configs read."""
     merged, images, annotations = None, [], []
     for k in darkness:
         tag = darkness_tag(k)
@@ -128,7 +128,7 @@ def merge_darkness_levels(data, camera, split, darkness):
         for ann in coco['annotations']:
             annotations.append(dict(ann, id=len(annotations) + 1, image_id=ids[ann['image_id']]))
     merged = dict(merged, images=images, annotations=annotations)
-    path = osp.join(data, 'annotations', f'{camera}_{split}.json')
+    path = osp.join(data, 'annotations', name or f'{camera}_{split}.json')
     with open(path + '.tmp', 'w') as f:
         json.dump(merged, f)
     os.replace(path + '.tmp', path)
@@ -165,16 +165,14 @@ def convert_detector(onnx_path, checkpoint, env):
                          'pip install onnx onnxruntime)')
 
 
-def rendering_key(data):
-    """What the renders depend on: the manifest's spec, cameras and splits (not its record of
-    the last run, which changes with every resumed run) and the annotation files."""
+def rendering_key(data, annotation_files):
+    """What the benchmark's renders depend on: the manifest's spec and cameras (not its record
+    of runs, which changes with every resumed run or extra level rendered into the folder)
+    and the annotation files the benchmark reads (the captures' names, sizes and boxes)."""
     with open(osp.join(data, 'manifest.json')) as f:
         manifest = json.load(f)
-    splits = {name: {k: v for k, v in split.items() if k != 'last_run'}
-              for name, split in manifest['splits'].items()}
-    annotations = sorted(osp.join(data, 'annotations', name)
-                         for name in os.listdir(osp.join(data, 'annotations')))
-    return fingerprint(manifest['spec'], manifest['cameras'], splits, *annotations)
+    return fingerprint(manifest['spec'], manifest['cameras'],
+                       *sorted(osp.join(data, 'annotations', name) for name in annotation_files))
 
 
 def evaluation_config(config, work_dir, data, subsets):
@@ -286,7 +284,9 @@ def main(argv=None):
         render(args, data, env)
         check_same_annotations(data, 'val', subsets)
         merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.darkness)
-    data_key = rendering_key(data)
+    data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets]
+                             + [f'{TRAIN_CAMERA}_{darkness_tag(k)}_train.json'
+                                for k in args.darkness] + [f'{TRAIN_CAMERA}_train.json'])
 
     epochs = [f'train_cfg.max_epochs={args.epochs}'] if args.epochs else []
     learned = [(key, label, config) for key, label, config, is_learned in METHODS if is_learned]
