@@ -109,24 +109,34 @@ def _read_head(path: str, file_bytes: Optional[bytes], n: int = 16) -> bytes:
         return b''
 
 
-class _Ifd0:
-    """What IFD0 of a TIFF-like RAW holds: the tag ids present and its short ASCII values."""
+class _TiffDirectories:
+    """What the directories of a TIFF-like RAW say: IFD0's tag ids and short ASCII values, and
+    where the image data they declare ends."""
 
     def __init__(self):
         self.tags: set = set()
         self.ascii: Dict[int, str] = {}
-        self.complete = False  # False when the file ends inside the header or the IFD
+        self.complete = False  # False when the file ends inside the header or IFD0
+        #: end of the last declared strip or tile (IFD0, its chain and SubIFDs), None when
+        #: none is declared or a directory could not be walked (LibRaw then has the last word)
+        self.data_end: Optional[int] = None
+        self.size = 0  # of the file, bytes
 
 
 _ASCII_TAGS = (0x010F, 0x0110, 0xC614)  # Make, Model, DNG UniqueCameraModel
 #: IFD0 tags that only a camera/image file carries: image data (strips, tiles, sub-IFDs with
 #: the raw data, thumbnails), EXIF, camera make, DNG/CFA tags.
 _IMAGE_TAGS = {0x0111, 0x0144, 0x014A, 0x0201, 0x8769, 0x010F, 0xC612, 0x828E}
+#: (offsets, byte counts) tag pairs of TIFF image data: strips, tiles
+_DATA_TAGS = ((0x0111, 0x0117), (0x0144, 0x0145))
+_INT_FORMATS = {3: 'H', 4: 'I'}  # SHORT, LONG: the types offsets and byte counts may have
 
 
-def _tiff_ifd0(path: str, file_bytes: Optional[bytes]) -> Optional[_Ifd0]:
-    """Parses IFD0 of a TIFF-based RAW (ARW, NEF, CR2, DNG, PEF, ORF, RW2, ...); None when the
-    file is not TIFF-like. Reads only the 8-byte header and one IFD."""
+def _tiff_directories(path: str, file_bytes: Optional[bytes]) -> Optional[_TiffDirectories]:
+    """Walks the directories of a TIFF-based RAW (ARW, NEF, CR2, DNG, PEF, ORF, RW2, ...):
+    IFD0's tags and ASCII values, and the end of the image data that IFD0, the IFDs chained
+    after it and their SubIFDs (where the raw data lives) declare. None when the file is not
+    TIFF-like. Reads the 8-byte header and the directories only."""
     try:
         f = io.BytesIO(file_bytes) if file_bytes is not None else open(path, 'rb')
     except OSError:
@@ -139,60 +149,12 @@ def _tiff_ifd0(path: str, file_bytes: Optional[bytes]) -> Optional[_Ifd0]:
         magic = struct.unpack(end + 'H', head[2:4])[0]
         if magic not in _TIFF_MAGICS or magic == 43:  # BigTIFF: not parsed, LibRaw decides
             return None
-        ifd = _Ifd0()
-        try:
-            if len(head) < 8:
-                return ifd
-            f.seek(struct.unpack(end + 'I', head[4:8])[0])
-            raw_count = f.read(2)
-            if len(raw_count) < 2:
-                return ifd
-            count = struct.unpack(end + 'H', raw_count)[0]
-            entries = f.read(12 * count)
-            for k in range(len(entries) // 12):
-                tag, typ, n, value = struct.unpack(end + 'HHI4s', entries[12 * k:12 * k + 12])
-                ifd.tags.add(tag)
-                if tag not in _ASCII_TAGS or typ != 2 or not 0 < n <= 4096:
-                    continue
-                if n <= 4:
-                    data = value[:n]
-                else:
-                    pos = f.tell()
-                    f.seek(struct.unpack(end + 'I', value)[0])
-                    data = f.read(n)
-                    f.seek(pos)
-                text = data.split(b'\x00', 1)[0].decode('latin-1').strip()
-                if text:
-                    ifd.ascii[tag] = text
-            ifd.complete = len(entries) == 12 * count
-        except (OSError, struct.error, ValueError, OverflowError):
-            pass
-        return ifd
+        ifd = _TiffDirectories()
+        ifd.size = f.seek(0, io.SEEK_END)
 
-
-#: (offsets, byte counts) tag pairs of TIFF image data: strips, tiles
-_DATA_TAGS = ((0x0111, 0x0117), (0x0144, 0x0145))
-_INT_FORMATS = {3: 'H', 4: 'I'}  # SHORT, LONG: the types offsets and byte counts may have
-
-
-def _declared_data_end(path: str, file_bytes: Optional[bytes]) -> Optional[Tuple[int, int]]:
-    """``(end, file size)``: the byte where the last strip or tile of image data that a
-    TIFF-based RAW declares (in IFD0, the IFDs chained after it and their SubIFDs, where the
-    raw data of ARW, NEF, CR2, DNG, PEF ... lives) ends, and the file's size. None for other
-    containers or a directory that cannot be walked (LibRaw then has the last word)."""
-    try:
-        f = io.BytesIO(file_bytes) if file_bytes is not None else open(path, 'rb')
-    except OSError:
-        return None
-    with f:
-        size = f.seek(0, io.SEEK_END)
-        f.seek(0)
-        head = f.read(8)
-        if len(head) < 8 or head[:2] not in (b'II', b'MM'):
-            return None
-        end = '<' if head[:2] == b'II' else '>'
-        if struct.unpack(end + 'H', head[2:4])[0] not in _TIFF_MAGICS - {43}:
-            return None
+        def read_at(offset, n):
+            f.seek(offset)
+            return f.read(n)
 
         def values(typ, count, value):
             fmt = _INT_FORMATS.get(typ)
@@ -200,28 +162,44 @@ def _declared_data_end(path: str, file_bytes: Optional[bytes]) -> Optional[Tuple
                 return None
             nbytes = struct.calcsize(fmt) * count
             if nbytes > 4:
-                f.seek(struct.unpack(end + 'I', value)[0])
-                value = f.read(nbytes)
+                value = read_at(struct.unpack(end + 'I', value)[0], nbytes)
             if len(value) < nbytes:
                 return None
             return struct.unpack(end + fmt * count, value[:nbytes])
 
+        if len(head) < 8:
+            return ifd
         data_end, queue, seen = 0, [struct.unpack(end + 'I', head[4:8])[0]], set()
         try:
             while queue and len(seen) < 64:
                 offset = queue.pop(0)
-                if offset == 0 or offset in seen or offset >= size:
+                if offset == 0 or offset in seen or offset >= ifd.size:
                     continue
+                first = not seen
                 seen.add(offset)
-                f.seek(offset)
-                count = struct.unpack(end + 'H', f.read(2))[0]
+                raw_count = read_at(offset, 2)
+                if len(raw_count) < 2:
+                    return ifd  # cut inside a directory: no data end, LibRaw decides
+                count = struct.unpack(end + 'H', raw_count)[0]
                 raw = f.read(12 * count + 4)
-                if len(raw) < 12 * count + 4:
-                    return None  # the directory itself is cut: LibRaw decides
                 entries = {}
-                for k in range(count):
+                for k in range(min(count, len(raw) // 12)):
                     tag, typ, n, value = struct.unpack(end + 'HHI4s', raw[12 * k:12 * k + 12])
                     entries[tag] = (typ, n, value)
+                if first:
+                    ifd.tags = set(entries)
+                    for tag in _ASCII_TAGS:
+                        typ, n, value = entries.get(tag, (None, 0, b''))
+                        if typ != 2 or not 0 < n <= 4096:
+                            continue
+                        data = value[:n] if n <= 4 else read_at(
+                            struct.unpack(end + 'I', value)[0], n)
+                        text = data.split(b'\x00', 1)[0].decode('latin-1').strip()
+                        if text:
+                            ifd.ascii[tag] = text
+                    ifd.complete = len(raw) >= 12 * count
+                if len(raw) < 12 * count + 4:
+                    return ifd
                 for offsets_tag, counts_tag in _DATA_TAGS:
                     if offsets_tag in entries and counts_tag in entries:
                         offsets = values(*entries[offsets_tag])
@@ -232,11 +210,12 @@ def _declared_data_end(path: str, file_bytes: Optional[bytes]) -> Optional[Tuple
                     queue.extend(values(*entries[0x014A]) or ())
                 queue.append(struct.unpack(end + 'I', raw[12 * count:])[0])
         except (OSError, struct.error, ValueError, OverflowError):
-            return None
-        return (data_end, size) if data_end else None
+            return ifd
+        ifd.data_end = data_end or None
+        return ifd
 
 
-def _make_model(ifd: Optional[_Ifd0]) -> Tuple[Optional[str], Optional[str]]:
+def _make_model(ifd: Optional[_TiffDirectories]) -> Tuple[Optional[str], Optional[str]]:
     if ifd is None:
         return None, None
     make, model = ifd.ascii.get(0x010F), ifd.ascii.get(0x0110)
@@ -266,7 +245,7 @@ def _translate_libraw_error(path: str, file_bytes: Optional[bytes],
         if not _looks_like_raw_container(head):
             return NotRawFileError(path, f'not a RAW file: unrecognised header {head[:8]!r} '
                                          f'({detail})')
-        ifd = _tiff_ifd0(path, file_bytes)
+        ifd = _tiff_directories(path, file_bytes)
         if ifd is not None and ifd.complete and not ifd.tags & _IMAGE_TAGS:
             # A well-formed TIFF directory that names no image data, camera or CFA at all is a
             # stub (e.g. a few bytes of TIFF header renamed .arw), not a damaged RAW.
@@ -392,15 +371,15 @@ def read_raw(path: PathLike,
         raise RawReadError(path, f'cannot open the file ({e})') from e
 
     with raw:
+        tiff = _tiff_directories(path, file_bytes)
         # LibRaw fills image data missing at the end of a file without a word (a DNG cut in
         # half decodes): the container's own directory says how long the data must be
-        declared = _declared_data_end(path, file_bytes)
-        if declared is not None and declared[0] > declared[1]:
+        if tiff is not None and tiff.data_end is not None and tiff.data_end > tiff.size:
             raise TruncatedRawError(
                 path, f'RAW data is truncated: the file declares image data up to byte '
-                      f'{declared[0]:,} but has {declared[1]:,} bytes')
+                      f'{tiff.data_end:,} but has {tiff.size:,} bytes')
         try:
-            return _decode(raw, path, file_bytes, color_space, on_missing_matrix)
+            return _decode(raw, path, tiff, color_space, on_missing_matrix)
         except RawReadError:
             raise
         except rawpy.LibRawError as e:
@@ -413,7 +392,7 @@ def read_raw(path: PathLike,
                                      f'({type(e).__name__}: {e})') from e
 
 
-def _decode(raw: 'rawpy.RawPy', path: str, file_bytes: Optional[bytes], color_space: str,
+def _decode(raw: 'rawpy.RawPy', path: str, tiff: Optional[_TiffDirectories], color_space: str,
             on_missing_matrix: str) -> PackedRaw:
     if raw.raw_type != rawpy.RawType.Flat:
         shape = raw.raw_image_visible.shape
@@ -472,7 +451,7 @@ def _decode(raw: 'rawpy.RawPy', path: str, file_bytes: Optional[bytes], color_sp
         visible.reverse()
 
     other = raw.other
-    make, model = _make_model(_tiff_ifd0(path, file_bytes))
+    make, model = _make_model(tiff)
     g_black = (black[layout.green1] + black[layout.green2]) / 2.0
     meta = dict(
         make=make,
