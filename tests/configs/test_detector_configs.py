@@ -14,7 +14,9 @@ from tests.helpers import REPO_ROOT, raw_batch
 
 SWAP_CONFIGS = ['genisp_retinanet.py', 'genisp_faster-rcnn_r50_fpn.py',
                 'genisp_atss_r50_fpn.py', 'genisp_fcos_r50-caffe_fpn.py', 'genisp_yolox-s.py',
-                'genisp_yolox-nano.py', 'genisp_nanodet-m.py', 'photos/genisp_yolox-nano_photos.py']
+                'genisp_yolox-nano.py', 'genisp_nanodet-m.py', 'photos/genisp_yolox-nano_photos.py',
+                'photos/genisp_nanodet-m_photos_residual_gated.py',
+                'photos/genisp_yolox-nano_nanodet-m_photos_residual_gated.py']
 
 
 def test_every_config_in_the_repo_loads():
