@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: env demo photos test clean-demo
+.PHONY: env demo photos photos-detectors test clean-demo
 
 env:
 	@bash tools/setup_env.sh
@@ -17,6 +17,12 @@ COCO ?= ../shared/datasets/coco-photos
 SEEDS ?= 0 1 2
 photos: env
 	@$(PY) tools/demo/run_photos.py --coco-root $(COCO) --seeds $(SEEDS) \
+		$(if $(MAX_IMAGES),--max-images $(MAX_IMAGES))
+
+# the same photos across detectors: an ISP trained through YOLOX-Nano, NanoDet-m or both,
+# scored in front of each (same variables)
+photos-detectors: env
+	@$(PY) tools/demo/run_photos_detectors.py --coco-root $(COCO) --seeds $(SEEDS) \
 		$(if $(MAX_IMAGES),--max-images $(MAX_IMAGES))
 
 test: env

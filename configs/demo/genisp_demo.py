@@ -12,7 +12,7 @@ model = dict(
     _delete_=True,
     type='FrozenDetector',
     detector={{_base_.model}},
-    detector_checkpoint='work_dirs/demo/detector_srgb/detector.pth',
+    detector_checkpoint='work_dirs/demo/detector_srgb/final.pth',
     data_preprocessor=dict(isp=dict(type='GenISP')))
 
 # The paper's Adam 1e-2 moves the parameter nets' zero-initialised last layers so far in the

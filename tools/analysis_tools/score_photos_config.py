@@ -29,8 +29,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 from tools.demo.run_photos import (DETECTOR_CHECKPOINT, TEST_CAMERAS,  # noqa: E402
-                                   TRAIN_CAMERA, darkness_tag, evaluation_config,
-                                   merge_darkness_levels, read_subset_metrics, subset_names)
+                                   TRAIN_CAMERA, evaluation_config, merge_train_levels,
+                                   read_subset_metrics, subset_names, train_levels_command)
 
 
 def parse_args(argv=None):
@@ -71,17 +71,11 @@ def run_tool(args, log_path, env):
 def train_levels(args, data, work_dir, env) -> str:
     """Renders the train camera's missing ``--train-darkness`` levels of the train photos and
     merges all of them; returns the merged annotation file's name."""
-    missing = [k for k in args.train_darkness if not osp.isfile(osp.join(
-        data, 'annotations', f'{TRAIN_CAMERA}_{darkness_tag(k)}_train.json'))]
-    if missing:
-        run_tool(['tools/make_unprocessed_coco.py', args.coco_root, args.train_ann, data,
-                  '--img-dir', args.train_img_dir,
-                  '--split', 'train', '--cameras', TRAIN_CAMERA,
-                  '--darkness', *[f'{k:g}' for k in missing], '--seed', str(args.render_seed)],
-                 osp.join(work_dir, 'render.log'), env)
-    name = f'{TRAIN_CAMERA}_train_' + '-'.join(darkness_tag(k) for k in args.train_darkness)
-    merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.train_darkness, name + '.json')
-    return name + '.json'
+    command = train_levels_command(args.coco_root, args.train_ann, args.train_img_dir, data,
+                                   args.train_darkness, args.render_seed)
+    if command:
+        run_tool(command, osp.join(work_dir, 'render.log'), env)
+    return merge_train_levels(data, args.train_darkness)
 
 
 def main(argv=None):

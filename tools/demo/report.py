@@ -111,8 +111,30 @@ def _write_pictures(work_dir, data, checkpoints, detector, cameras, methods, ora
     return path
 
 
+def cross_detector_table(results, cameras, cross_methods, cross_oracle, own):
+    """The cross-detector rows on the unseen ``cameras`` (markdown lines, summary dict):
+    each of ``cross_methods`` (key, label, ...) and the second detector's oracle, next to
+    ``own`` - (key, label) rows of the main table repeated for comparison."""
+    header = ['Pipeline'] + list(cameras) + ['unseen mean']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    means = {}
+    for key, label in [*own, *((m[0], m[1]) for m in cross_methods)]:
+        means[key] = {m: float(np.mean([results[key][c][m] for c in cameras]))
+                      for m in ('AP', 'AP50')}
+        lines.append(f'| {label} | ' + ' | '.join(
+            f'{results[key][c]["AP"]:.3f} / {results[key][c]["AP50"]:.3f}' for c in cameras) +
+            f' | {means[key]["AP"]:.3f} / {means[key]["AP50"]:.3f} |')
+    oracle_key, oracle_label = cross_oracle
+    oracle_ap = results[oracle_key]['all']
+    cell = f'{oracle_ap["AP"]:.3f} / {oracle_ap["AP50"]:.3f}'
+    lines.append(f'| {oracle_label} | ' + ' | '.join([cell] * len(cameras)) + f' | {cell} |')
+    return lines, means
+
+
 def write_report(work_dir, data, results, checkpoints, detector, train_camera, cameras,
-                 methods, oracle, elapsed):
+                 methods, oracle, elapsed, cross=None):
+    """``cross``: ``(cross_methods, cross_oracle)`` of the second detector, tabled on the
+    unseen cameras after the main table."""
     oracle_key, oracle_label = oracle
     all_cameras = (train_camera, *cameras)
     report = dict(train_camera=train_camera, unseen_cameras=list(cameras),
@@ -161,6 +183,20 @@ def write_report(work_dir, data, results, checkpoints, detector, train_camera, c
         f'({report["genisp_minus_best_baseline_AP"]:+.3f}). Per unseen camera, GenISP minus '
         f'the best baseline on that camera: {per_camera}. The well-lit sRGB oracle reaches '
         f'{oracle_ap["AP"]:.3f}: GenISP is {report["oracle_minus_genisp_AP"]:.3f} AP below it.')
+    cross_lines = []
+    if cross is not None:
+        label_of_main = {k: label for k, label, _, _ in methods}
+        own = [('libraw', f'RetinaNet behind {label_of_main["libraw"]}'),
+               ('genisp', 'RetinaNet behind GenISP trained through the RetinaNet (its own)')]
+        rows, report['cross_detector_unseen_mean'] = cross_detector_table(
+            results, cameras, *cross, own)
+        cross_lines = [
+            '## Across detectors', '',
+            'The same ISPs in front of a detector they were not trained through: FCOS (anchor-'
+            'free, BGR input with Caffe-style means) pretrained on the same well-lit renderings '
+            'as the RetinaNet (RGB, ImageNet mean/std). COCO bbox AP / AP50 on the unseen '
+            'cameras; an ISP trained through the other detector is loaded alone '
+            '(`tools/test.py --isp-from`).', '', *rows, '']
     picture_cameras = tuple(dict.fromkeys((cameras[0], cameras[-1])))
     picture = write_pictures(work_dir, data, checkpoints, detector, picture_cameras, methods,
                              oracle_label)
@@ -171,11 +207,12 @@ def write_report(work_dir, data, results, checkpoints, detector, train_camera, c
         f'(other colour matrices and CFA orders; `rccb_d750` is an RCCB sensor, clear pixels '
         f'instead of green, derived from the Nikon D750). The oracle sees well-lit, '
         f'noise-free sRGB '
-        f'renderings of the same test scenes.', '', table, '', summary, '',
+        f'renderings of the same test scenes.', '', table, '', summary, '', *cross_lines,
         f'![pipelines]({osp.basename(picture)})', '',
         f'Total time: {elapsed / 60:.1f} min.', ''])
     with open(osp.join(work_dir, 'report.md'), 'w') as f:
         f.write(markdown)
     with open(osp.join(work_dir, 'report.json'), 'w') as f:
         json.dump(report, f, indent=2)
-    print('\n' + table + '\n\n' + summary)
+    print('\n' + table + '\n\n' + summary + ('\n\n' + '\n'.join(cross_lines) if cross_lines
+                                              else ''))

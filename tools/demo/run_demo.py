@@ -6,15 +6,20 @@ Steps (each cached, so a second run only redoes what changed):
 1. render the benchmark: dark DNGs from 5 simulated cameras (4 with real colour matrices, in
    all four CFA orders, and an RCCB sensor derived from the Nikon D750's filters) + well-lit
    sRGB renderings (tools/make_demo_dataset.py);
-2. pretrain the small detector on the well-lit sRGB train renderings (tools/train.py
-   configs/demo/detector_srgb.py) - the stand-in for COCO pretraining;
-3. train GenISP with tools/train.py on the Sony RX100 VII's dark DNGs with that detector
-   frozen (configs/demo/genisp_demo.py), and the ablation without the XYZ transform;
+2. pretrain the small detector (a light RetinaNet) and a second one of another family (FCOS
+   on the same backbone) on the well-lit sRGB train renderings (tools/train.py
+   configs/demo/detector_srgb.py, detector_srgb_fcos.py) - the stand-in for COCO pretraining;
+3. train GenISP with tools/train.py on the Sony RX100 VII's dark DNGs with the RetinaNet
+   frozen (configs/demo/genisp_demo.py), the ablation without the XYZ transform, and GenISP
+   through the frozen FCOS (configs/demo/genisp_demo_fcos.py);
 4. score with tools/test.py, on the train camera's test split and on four cameras GenISP
    never saw: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP without XYZ,
-   GenISP, and the well-lit sRGB oracle - all through the same frozen detector;
+   GenISP, and the well-lit sRGB oracle - all through the same frozen RetinaNet; and, on the
+   unseen cameras, the cross-detector table: FCOS behind LibRaw's ISP, behind the GenISP
+   trained through the RetinaNet (tools/test.py --isp-from) and behind its own GenISP, and
+   the RetinaNet behind the GenISP trained through FCOS;
 5. write report.md, report.json and pictures.png (the same scenes through each pipeline)
-   to the work dir, and print the table.
+   to the work dir, and print the tables.
 
     python tools/demo/run_demo.py [--work-dir work_dirs/demo] [--data data/genisp_demo]
         [--quick]   # toy size, for the test suite
@@ -48,6 +53,19 @@ METHODS = (
     ('genisp', 'GenISP', 'configs/demo/genisp_demo.py', 'genisp'),
 )
 ORACLE = ('oracle', 'Well-lit sRGB (oracle)')
+#: The cross-detector table: (key, label, config, ISP checkpoint key or None, detector key).
+#: The ISP of a checkpoint trained through the other detector is loaded alone (--isp-from).
+CROSS_METHODS = (
+    ('fcos_libraw', 'FCOS behind LibRaw conventional ISP',
+     'configs/demo/baseline_libraw_isp_fcos.py', None, 'fcos'),
+    ('fcos_genisp_retinanet', 'FCOS behind GenISP trained through the RetinaNet',
+     'configs/demo/genisp_demo_fcos.py', 'genisp', 'fcos'),
+    ('fcos_genisp_fcos', 'FCOS behind GenISP trained through FCOS (its own)',
+     'configs/demo/genisp_demo_fcos.py', 'genisp_fcos', 'fcos'),
+    ('retinanet_genisp_fcos', 'RetinaNet behind GenISP trained through FCOS',
+     'configs/demo/genisp_demo.py', 'genisp_fcos', 'retinanet'),
+)
+CROSS_ORACLE = ('fcos_oracle', 'FCOS on well-lit sRGB (oracle)')
 
 
 class Step:
@@ -215,12 +233,13 @@ def read_metrics(work_dir):
     raise SystemExit(f'no COCO metrics found in {work_dir}')
 
 
-def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=()):
+def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=(), isp_from=None):
     """A tools/test.py job whose result is the COCO AP / AP50 it logged (printed as soon as
-    the job ends)."""
+    the job ends); ``isp_from``: score only the ISP of that checkpoint (tools/test.py
+    --isp-from), in front of the config's own detector."""
     os.makedirs(eval_dir, exist_ok=True)
     args = ['tools/test.py', config, *([checkpoint] if checkpoint else []),
-            '--work-dir', eval_dir]
+            *(['--isp-from', isp_from] if isp_from else []), '--work-dir', eval_dir]
     if cfg_options:
         args += ['--cfg-options', *cfg_options]
 
@@ -253,27 +272,36 @@ def main(argv=None):
         print('already there: skipped' if manifest.get('skipped') else 'rendered')
     data_key = fingerprint(osp.join(data, 'manifest.json'))
 
-    with Step('Pretraining the small detector on well-lit sRGB renderings (~2 min)'):
-        detector, = train_all([(
-            'detector', 'configs/demo/detector_srgb.py', osp.join(work_dir, 'detector_srgb'),
+    with Step('Pretraining the two small detectors on well-lit sRGB renderings, side by side '
+              '(~3 min)'):
+        detector, second_detector = train_all([(
+            name, config, osp.join(work_dir, osp.splitext(osp.basename(config))[0]),
             [*(det_epochs or ['train_cfg.max_epochs=30']), 'train_cfg.val_interval=1000'],
-            fingerprint('configs/demo/detector_srgb.py', 'configs/demo/_base_/demo_detector.py',
-                        data_key, det_epochs))], env)
+            fingerprint(config, base, 'configs/demo/_base_/demo_srgb_pretraining.py',
+                        data_key, det_epochs))
+            for name, config, base in (
+                ('RetinaNet', 'configs/demo/detector_srgb.py',
+                 'configs/demo/_base_/demo_detector.py'),
+                ('FCOS', 'configs/demo/detector_srgb_fcos.py',
+                 'configs/demo/_base_/demo_detector_fcos.py'))], env)
+    detectors = dict(retinanet=detector, fcos=second_detector)
 
-    trained = [(key, label, config) for key, label, config, ckpt in METHODS if ckpt]
-    with Step(f'Training GenISP on {TRAIN_CAMERA} dark DNGs, detector frozen, with and '
-              'without the XYZ transform, side by side (~11 min)'):
+    trained = [(key, label, config, 'retinanet') for key, label, config, ckpt in METHODS if ckpt]
+    trained.append(('genisp_fcos', 'GenISP through FCOS', 'configs/demo/genisp_demo_fcos.py',
+                    'fcos'))
+    with Step(f'Training GenISP on {TRAIN_CAMERA} dark DNGs, detector frozen: through the '
+              'RetinaNet with and without the XYZ transform, and through FCOS (~15 min)'):
         finals = train_all([
             (label, config, osp.join(work_dir, key),
              # tools/test.py scores every camera next: no validation pass at the end
-             [f'model.detector_checkpoint={detector}', 'train_cfg.val_interval=1000',
+             [f'model.detector_checkpoint={detectors[det]}', 'train_cfg.val_interval=1000',
               *isp_epochs],
-             fingerprint(config, 'configs/demo/genisp_demo.py', detector, data_key, isp_epochs,
-                         *package_sources()))
-            for key, label, config in trained], env)
-        checkpoints = {key: final for (key, _, _), final in zip(trained, finals)}
+             fingerprint(config, 'configs/demo/genisp_demo.py', detectors[det], data_key,
+                         isp_epochs, *package_sources()))
+            for key, label, config, det in trained], env)
+        checkpoints = {key: final for (key, _, _, _), final in zip(trained, finals)}
 
-    with Step('Scoring every pipeline with tools/test.py (COCO AP, ~2 min)'):
+    with Step('Scoring every pipeline with tools/test.py (COCO AP, ~4 min)'):
         jobs, cells = [], []
         for camera in (TRAIN_CAMERA, *cameras):
             for key, label, config, _ in METHODS:
@@ -287,6 +315,19 @@ def main(argv=None):
         jobs.append(evaluation_job(ORACLE[1], 'configs/demo/detector_srgb.py', detector,
                                    osp.join(work_dir, 'eval', ORACLE[0])))
         cells.append((ORACLE[0], 'all'))
+        for camera in cameras:
+            for key, label, config, isp, det in CROSS_METHODS:
+                jobs.append(evaluation_job(
+                    f'{label} on {camera}', config, None,
+                    osp.join(work_dir, 'eval', key, camera),
+                    [f'test_dataloader.dataset.ann_file=annotations/{camera}_test.json',
+                     f'test_dataloader.dataset.data_prefix.img={camera}/test/',
+                     f'model.detector_checkpoint={detectors[det]}'],
+                    isp_from=checkpoints[isp] if isp else None))
+                cells.append((key, camera))
+        jobs.append(evaluation_job(CROSS_ORACLE[1], 'configs/demo/detector_srgb_fcos.py',
+                                   second_detector, osp.join(work_dir, 'eval', CROSS_ORACLE[0])))
+        cells.append((CROSS_ORACLE[0], 'all'))
         results = {}
         for (key, camera), metrics in zip(cells, run_jobs(jobs, env)):
             results.setdefault(key, {})[camera] = metrics
@@ -294,7 +335,8 @@ def main(argv=None):
     with Step('Writing the report and the picture grid'):
         from tools.demo.report import write_report
         write_report(work_dir, data, results, checkpoints, detector, TRAIN_CAMERA, cameras,
-                     METHODS, ORACLE, elapsed=time.time() - start)
+                     METHODS, ORACLE, elapsed=time.time() - start,
+                     cross=(CROSS_METHODS, CROSS_ORACLE))
     print(f'\nDemo finished in {(time.time() - start) / 60:.1f} min. '
           f'Report: {work_dir}/report.md, pictures: {work_dir}/pictures.png')
 

@@ -52,8 +52,9 @@ METHODS = (
 ORACLE = ('oracle', 'Well-lit photo (oracle)')
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_benchmark_arguments(parser, work_dir):
+    """The options every photo-benchmark runner shares: where the photos are, which darkness
+    levels, seeds and epochs, where the renders and results go."""
     parser.add_argument('--coco-root', required=True,
                         help='COCO-format photo folder (e.g. ../shared/datasets/coco-photos or '
                         'a full COCO copy)')
@@ -64,21 +65,26 @@ def parse_args(argv=None):
     parser.add_argument('--max-images', type=int, default=None,
                         help='use the first N photos of each split (for a full COCO copy)')
     parser.add_argument('--darkness', type=float, nargs='+', default=[10, 50, 200],
-                        help='times below a normal exposure')
+                        help='scored darkness levels (times below a normal exposure)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='training seeds of the learned ISPs (renders are fixed)')
     parser.add_argument('--render-seed', type=int, default=0)
     parser.add_argument('--epochs', type=int, default=None,
                         help='GenISP training epochs (default: the config\'s)')
     parser.add_argument('--data', default='data/coco-photos-raw')
-    parser.add_argument('--work-dir', default='work_dirs/photos')
+    parser.add_argument('--work-dir', default=work_dir)
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
+                        help='rendering processes')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add_benchmark_arguments(parser, 'work_dirs/photos')
     parser.add_argument('--detector-onnx', default=DETECTOR_ONNX,
                         help='official YOLOX-Nano ONNX export, converted once')
     parser.add_argument('--detector-checkpoint', default=DETECTOR_CHECKPOINT,
                         help='MMDetection YOLOX-Nano checkpoint (written from --detector-onnx '
                         'when missing)')
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
-                        help='rendering processes')
     parser.add_argument('--no-pictures', action='store_true')
     return parser.parse_args(argv)
 
@@ -133,6 +139,30 @@ def merge_darkness_levels(data, camera, split, darkness, name=None):
         json.dump(merged, f)
     os.replace(path + '.tmp', path)
     return path
+
+
+def train_levels_command(coco_root, train_ann, train_img_dir, data, levels, render_seed,
+                         max_images=None):
+    """tools/make_unprocessed_coco.py arguments that render the train camera's captures of the
+    train photos at those of ``levels`` not rendered into ``data`` yet (with the benchmark's
+    render seed, so existing captures are reproduced exactly); ``None`` when all are there."""
+    missing = [k for k in levels if not osp.isfile(osp.join(
+        data, 'annotations', f'{TRAIN_CAMERA}_{darkness_tag(k)}_train.json'))]
+    if not missing:
+        return None
+    return ['tools/make_unprocessed_coco.py', coco_root, train_ann, data,
+            '--img-dir', train_img_dir, '--split', 'train', '--cameras', TRAIN_CAMERA,
+            '--darkness', *[f'{k:g}' for k in missing], '--seed', str(render_seed),
+            *(['--max-images', str(max_images)] if max_images else [])]
+
+
+def merge_train_levels(data, levels) -> str:
+    """Every one of ``levels`` of the train camera's train captures in one annotation file,
+    ``<camera>_train_<levels>.json`` (name returned), for training on other levels than the
+    benchmark's (e.g. adding cleaner 2x captures)."""
+    name = f'{TRAIN_CAMERA}_train_' + '-'.join(darkness_tag(k) for k in levels) + '.json'
+    merge_darkness_levels(data, TRAIN_CAMERA, 'train', levels, name)
+    return name
 
 
 def render(args, data, env):
@@ -226,7 +256,7 @@ def read_subset_metrics(eval_dir, subsets):
 
 
 def evaluation(results, result_key, label, config, checkpoint, eval_dir, cfg_options, key,
-               read):
+               read, isp_from=None):
     """A tools/test.py job that stores ``read()`` (its metrics) in ``results[result_key]``
     and in ``eval_dir/metrics.json``; ``None`` (and the stored metrics) when that file was
     written for the same ``key`` (config, weights, renders, plugin source)."""
@@ -238,7 +268,7 @@ def evaluation(results, result_key, label, config, checkpoint, eval_dir, cfg_opt
             print(f'{label}: cached ({stamp})')
             results[result_key] = cached['metrics']
             return None
-    job = evaluation_job(label, config, checkpoint, eval_dir, cfg_options)
+    job = evaluation_job(label, config, checkpoint, eval_dir, cfg_options, isp_from)
 
     def finish():
         metrics = results[result_key] = read()

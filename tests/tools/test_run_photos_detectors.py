@@ -1,0 +1,105 @@
+"""The cross-detector photo benchmark end to end at toy size, without ../shared: generated
+"photos" -> dark DNGs -> the gated ISP trained through YOLOX-Nano, through NanoDet-m and
+through both -> each detector scored behind every pipeline -> report; and its summary maths."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers import REPO_ROOT, load_tool
+from tests.tools.test_run_photos import _detector_that_fires, _photo_folder
+
+TEST_CAMERAS = ('nikon_d750', 'canon_eos5dm4', 'sony_a7m3', 'rccb_d750')
+PIPELINES = {'libraw', 'gain_gamma', 'via_yolox-nano', 'via_nanodet-m', 'via_both', 'oracle'}
+
+
+def _nanodet_that_fires(path):
+    """An untrained NanoDet-m whose class logits start at 0 (score 0.5 > its 0.05 threshold),
+    so every pipeline yields detections to score."""
+    from mmengine.config import Config
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(str(REPO_ROOT / 'configs' / 'detectors' /
+                                             'nanodet-m.py')).model)
+    model.init_weights()
+    with torch.no_grad():
+        for conv in model.bbox_head.gfl_cls:
+            conv.bias[:80].fill_(0.0)
+    torch.save(dict(state_dict=model.state_dict()), path)
+
+
+def test_cross_detector_benchmark_runs_end_to_end_at_toy_size(tmp_path):
+    rng = np.random.default_rng(0)
+    coco = tmp_path / 'coco'
+    _photo_folder(coco, 'train', 3, rng)
+    _photo_folder(coco, 'val', 2, rng)
+    yolox, nanodet = tmp_path / 'yolox.pth', tmp_path / 'nanodet.pth'
+    _detector_that_fires(yolox)
+    _nanodet_that_fires(nanodet)
+    work_dir, data = tmp_path / 'work', tmp_path / 'data'
+    cmd = [sys.executable, 'tools/demo/run_photos_detectors.py', '--coco-root', str(coco),
+           '--train-ann', 'annotations/train.json', '--train-img-dir', 'train',
+           '--val-ann', 'annotations/val.json', '--val-img-dir', 'val',
+           '--darkness', '10', '200', '--train-darkness', '2', '200', '--seeds', '0',
+           '--epochs', '1', '--yolox-checkpoint', str(yolox), '--nanodet-checkpoint',
+           str(nanodet), '--data', str(data), '--work-dir', str(work_dir), '--workers', '1']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500,
+                          env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    report = json.loads((work_dir / 'report_detectors.json').read_text())
+    for det in ('yolox-nano', 'nanodet-m'):
+        results = report['per_camera'][det]
+        assert set(results) == PIPELINES
+        for key in PIPELINES - {'oracle'}:
+            per_seed = {'-': results[key]} if key in ('libraw', 'gain_gamma') else results[key]
+            assert set(per_seed) in ({'-'}, {'0'})
+            for cameras in per_seed.values():
+                assert set(cameras) == set(TEST_CAMERAS)  # the unseen cameras only
+                for levels in cameras.values():
+                    assert set(levels) == {'x10', 'x200'}
+                    for metrics in levels.values():
+                        assert 0.0 <= metrics['AP'] <= metrics['AP50'] <= 1.0
+    markdown = (work_dir / 'report_detectors.md').read_text()
+    assert markdown.count('(never saw this detector)') == 2
+    assert markdown.count('(own ISP)') == 2
+    assert '## YOLOX-Nano' in markdown and '## NanoDet-m' in markdown
+
+    # the joint ISP trained through both detectors, each with the weights given
+    joint_log = (work_dir / 'via_both_seed0' / 'train.log').read_text()
+    assert 'nanodet-m.loss_cls' in joint_log and 'loss_cls' in joint_log
+    assert f'loaded detector weights from {nanodet}' in joint_log
+    assert f'loaded detector weights from {yolox}' in joint_log
+    # the ISP trained through YOLOX-Nano, scored in front of NanoDet-m
+    cross_log = (work_dir / 'eval' / 'nanodet-m' / 'via_yolox-nano_seed0' / 'test.log').read_text()
+    assert 'loaded ISP weights from ' + str(work_dir / 'via_yolox-nano_seed0' / 'final.pth') \
+        in cross_log
+    assert f'loaded detector weights from {nanodet}' in cross_log
+    # the train camera's 2x captures rendered for training only
+    merged = json.loads((data / 'annotations' / 'sony_rx100m7_train_x2-x200.json').read_text())
+    assert {im['file_name'].split('/')[0] for im in merged['images']} == {'x2', 'x200'}
+
+    again = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                           env=env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count(': cached') == 3 + 12  # 3 trainings; 2 x (2 + 3 + 1) scores
+
+
+def test_summary_is_the_unseen_camera_mean_over_seeds_with_its_spread():
+    tool = load_tool('demo/run_photos_detectors')
+    per_seed = {}
+    for seed, offset in (('0', 0.0), ('1', 0.1)):
+        per_seed[seed] = {camera: {'x10': dict(AP=0.1 * i + offset, AP50=0.5)}
+                          for i, camera in enumerate(TEST_CAMERAS)}
+    row = tool.summary(per_seed, ['x10'])['x10']
+    assert row['AP'] == pytest.approx(0.2)  # seed means 0.15 and 0.25
+    assert row['AP_sd'] == pytest.approx(np.std([0.15, 0.25], ddof=1))
+    assert row['AP50'] == pytest.approx(0.5) and row['AP50_sd'] == pytest.approx(0.0)
+    assert tool.summary({'-': per_seed['0']}, ['x10'])['x10']['AP_sd'] is None
+    assert tool.cell(row) == '0.200 ± 0.071'
