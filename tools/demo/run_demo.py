@@ -6,25 +6,28 @@ Steps (each cached, so a second run only redoes what changed):
 1. render the benchmark: dark DNGs from 5 simulated cameras (4 with real colour matrices, in
    all four CFA orders, and an RCCB sensor derived from the Nikon D750's filters) + well-lit
    sRGB renderings (tools/make_demo_dataset.py);
-2. pretrain the small detector (a light RetinaNet) and a second one of another family (FCOS
-   on the same backbone) on the well-lit sRGB train renderings (tools/train.py
-   configs/demo/detector_srgb.py, detector_srgb_fcos.py) - the stand-in for COCO pretraining;
+2. pretrain the small detector (a light RetinaNet) on the well-lit sRGB train renderings
+   (tools/train.py configs/demo/detector_srgb.py) - the stand-in for COCO pretraining; with
+   ``--cross-detector`` also a second one of another family (FCOS on the same backbone,
+   configs/demo/detector_srgb_fcos.py);
 3. train GenISP with tools/train.py on the Sony RX100 VII's dark DNGs with the RetinaNet
-   frozen (configs/demo/genisp_demo.py), the ablation without the XYZ transform, and GenISP
-   through the frozen FCOS (configs/demo/genisp_demo_fcos.py);
+   frozen (configs/demo/genisp_demo.py) and the ablation without the XYZ transform; with
+   ``--cross-detector`` also GenISP through the frozen FCOS (configs/demo/genisp_demo_fcos.py);
 4. score with tools/test.py, on the train camera's test split and on four cameras GenISP
    never saw: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP without XYZ,
-   GenISP, and the well-lit sRGB oracle - all through the same frozen RetinaNet; and, on the
-   unseen cameras, the cross-detector table: FCOS behind LibRaw's ISP, behind the GenISP
-   trained through the RetinaNet (tools/test.py --isp-from) and behind its own GenISP, and
-   the RetinaNet behind the GenISP trained through FCOS;
+   GenISP, and the well-lit sRGB oracle - all through the same frozen RetinaNet; with
+   ``--cross-detector``, on the unseen cameras, the cross-detector table: FCOS behind
+   LibRaw's ISP, behind the GenISP trained through the RetinaNet (tools/test.py --isp-from)
+   and behind its own GenISP, and the RetinaNet behind the GenISP trained through FCOS;
 5. write report.md, report.json and pictures.png (the same scenes through each pipeline)
    to the work dir, and print the tables.
 
     python tools/demo/run_demo.py [--work-dir work_dirs/demo] [--data data/genisp_demo]
-        [--quick]   # toy size, for the test suite
+        [--cross-detector]   # make demo-detectors
+        [--quick]            # toy size, for the test suite
 """
 import argparse
+import copy
 import glob
 import hashlib
 import json
@@ -93,6 +96,9 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help='toy size (a few scenes, one epoch each): checks the pipeline')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cross-detector', action='store_true',
+                        help='also pretrain FCOS, train GenISP through it and add the '
+                             'cross-detector table (make demo-detectors)')
     return parser.parse_args(argv)
 
 
@@ -150,16 +156,19 @@ class Job:
         return f'epoch {found[-1][0]}, iter {found[-1][1]}/{found[-1][2]}' if found else ''
 
 
-def run_jobs(jobs, env, report_every=60.0):
-    """Run ``jobs`` concurrently, as many at a time as there are CPU cores (at least one),
-    splitting the cores' threads between them: on the 2-core reference machine two
+def run_jobs(jobs, env, report_every=60.0, slots=None, threads=None):
+    """Run ``jobs`` concurrently, as many at a time as there are CPU cores (at least one) or
+    ``slots``, splitting the cores' threads between them: on the 2-core reference machine two
     1-thread trainings finish in ~1.05 s per iteration each where one 2-thread training
     takes ~0.62 s, so two side by side save ~15% of the wall time; short test runs gain
-    more, as each spends seconds in single-threaded start-up. Prints each job's progress
-    every ``report_every`` seconds and fails with the log tail of the first job that fails.
+    more, as each spends seconds in single-threaded start-up. Three trainings of equal length
+    on two cores are best started together (``slots=3``): two at a time leave a core idle
+    while the third runs alone with its one thread. Prints each job's progress every
+    ``report_every`` seconds and fails with the log tail of the first job that fails.
+    ``threads``: each job's thread count instead of the cores' share.
     """
-    slots = max(1, min(len(jobs), os.cpu_count() or 1))
-    threads = str(max(1, (os.cpu_count() or 1) // slots))
+    slots = max(1, min(len(jobs), slots or os.cpu_count() or 1))
+    threads = str(threads or max(1, (os.cpu_count() or 1) // slots))
     job_env = dict(env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     pending, running = list(jobs), []
     last_report = time.time()
@@ -209,10 +218,12 @@ def training_job(name, config, work_dir, cfg_options, key):
                       '--cfg-options', *cfg_options], osp.join(work_dir, 'train.log'), finalise)
 
 
-def train_all(specs, env):
-    """``specs``: (name, config, work_dir, cfg_options, key); returns the final checkpoints."""
-    jobs = [training_job(*spec) for spec in specs]
-    run_jobs([j for j in jobs if j is not None], env)
+def train_all(specs, env, at_once=None, threads=None):
+    """``specs``: (name, config, work_dir, cfg_options, key); returns the final checkpoints.
+    ``at_once``: how many trainings run together (default: one per core); ``threads``: each
+    one's thread count (default: the cores' share)."""
+    jobs = [j for j in (training_job(*spec) for spec in specs) if j is not None]
+    run_jobs(jobs, env, slots=at_once, threads=threads)
     return [osp.join(spec[2], 'final.pth') for spec in specs]
 
 
@@ -233,10 +244,60 @@ def read_metrics(work_dir):
     raise SystemExit(f'no COCO metrics found in {work_dir}')
 
 
-def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=(), isp_from=None):
+def multi_subset_config(config, out_dir, subsets):
+    """A copy of ``config`` whose test set is one copy of its test dataset per ``(prefix,
+    dataset overrides)`` of ``subsets``, each scored separately in one tools/test.py run
+    (:class:`ConcatDatasetEvaluator` over mmdet's ``ConcatDataset``: results logged as
+    ``<prefix>/coco/bbox_mAP``), written to ``out_dir/config.py``. One run instead of one
+    per subset saves the start-up (imports, model, weights) of every other run."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    template = cfg.test_dataloader.dataset
+    datasets = []
+    for _, overrides in subsets:
+        dataset = copy.deepcopy(template)
+        dataset.update(overrides)
+        datasets.append(dataset)
+    # mmdet's ConcatDataset hands each subset's metainfo (its own annotation file) to the
+    # metric at the same position
+    cfg.test_dataloader.dataset = dict(type='ConcatDataset', datasets=datasets)
+    cfg.test_evaluator = dict(type='ConcatDatasetEvaluator',
+                              metrics=[dict(cfg.test_evaluator) for _ in subsets],
+                              dataset_prefixes=[prefix for prefix, _ in subsets])
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, 'config.py')
+    cfg.dump(path)
+    return path
+
+
+def read_subset_metrics(eval_dir, prefixes):
+    """``{prefix: {'AP', 'AP50'}}`` from the json log of a :func:`multi_subset_config` run.
+    A subset on which the detector found nothing above its score threshold has no metrics in
+    the log (mmdet logs "results ... empty" instead): it scores 0."""
+    runs = sorted(d for d in os.listdir(eval_dir) if osp.isfile(osp.join(eval_dir, d, f'{d}.json')))
+    if not runs:
+        raise SystemExit(f'no test log found under {eval_dir}')
+    with open(osp.join(eval_dir, runs[-1], f'{runs[-1]}.json')) as f:
+        record = json.loads(f.readlines()[-1])
+    with open(osp.join(eval_dir, 'test.log')) as f:
+        some_empty = 'testing results of the whole dataset is empty' in f.read()
+    out = {}
+    for prefix in prefixes:
+        key = f'{prefix}/coco/bbox_mAP'  # <dataset prefix>/<metric prefix>/<name>
+        if key in record:
+            out[prefix] = dict(AP=record[key], AP50=record[key + '_50'])
+        elif some_empty:
+            out[prefix] = dict(AP=0.0, AP50=0.0)
+        else:
+            raise SystemExit(f'{eval_dir}: no COCO metrics for {prefix} in {runs[-1]}')
+    return out
+
+
+def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=(), isp_from=None,
+                   read=None):
     """A tools/test.py job whose result is the COCO AP / AP50 it logged (printed as soon as
-    the job ends); ``isp_from``: score only the ISP of that checkpoint (tools/test.py
-    --isp-from), in front of the config's own detector."""
+    the job ends), or what ``read()`` returns; ``isp_from``: score only the ISP of that
+    checkpoint (tools/test.py --isp-from), in front of the config's own detector."""
     os.makedirs(eval_dir, exist_ok=True)
     args = ['tools/test.py', config, *([checkpoint] if checkpoint else []),
             *(['--isp-from', isp_from] if isp_from else []), '--work-dir', eval_dir]
@@ -244,10 +305,28 @@ def evaluation_job(label, config, checkpoint, eval_dir, cfg_options=(), isp_from
         args += ['--cfg-options', *cfg_options]
 
     def score():
+        if read is not None:
+            return read()
         metrics = read_metrics(eval_dir)
         print(f'  {label:<48} AP {metrics["AP"]:.3f}  AP50 {metrics["AP50"]:.3f}', flush=True)
         return metrics
     return Job(label, args, osp.join(eval_dir, 'test.log'), score)
+
+
+def per_camera_job(label, config, checkpoint, eval_dir, data, cameras, cfg_options,
+                   isp_from=None):
+    """One tools/test.py run of ``config`` over the test split of every camera of
+    ``cameras``; its result: ``{camera: {'AP', 'AP50'}}`` (printed as the job ends)."""
+    eval_config = multi_subset_config(config, eval_dir, [
+        (camera, dict(data_root=data.rstrip('/') + '/', ann_file=f'annotations/{camera}_test.json',
+                      data_prefix=dict(img=f'{camera}/test/'))) for camera in cameras])
+
+    def read():
+        metrics = read_subset_metrics(eval_dir, cameras)
+        print(f'  {label:<48} ' + '  '.join(f'{camera} {m["AP"]:.3f}'
+                                            for camera, m in metrics.items()), flush=True)
+        return metrics
+    return evaluation_job(label, eval_config, checkpoint, eval_dir, cfg_options, isp_from, read)
 
 
 def main(argv=None):
@@ -272,25 +351,35 @@ def main(argv=None):
         print('already there: skipped' if manifest.get('skipped') else 'rendered')
     data_key = fingerprint(osp.join(data, 'manifest.json'))
 
-    with Step('Pretraining the two small detectors on well-lit sRGB renderings, side by side '
-              '(~3 min)'):
-        detector, second_detector = train_all([(
+    pretrainings = [('RetinaNet', 'configs/demo/detector_srgb.py',
+                     'configs/demo/_base_/demo_detector.py')]
+    if args.cross_detector:
+        pretrainings.append(('FCOS', 'configs/demo/detector_srgb_fcos.py',
+                             'configs/demo/_base_/demo_detector_fcos.py'))
+    with Step(f'Pretraining {" and ".join(p[0] for p in pretrainings)} on well-lit sRGB '
+              f'renderings (~{2 * len(pretrainings) - 1} min)'):
+        # one after the other on two threads, as the RetinaNet was always pretrained: the
+        # thread count changes the float summation order, and a RetinaNet pretrained on one
+        # thread differed enough to move the demo's table (README); two 2-thread trainings
+        # side by side on two cores run ~15x slower (OpenMP threads spin-waiting)
+        pretrained = train_all([(
             name, config, osp.join(work_dir, osp.splitext(osp.basename(config))[0]),
             [*(det_epochs or ['train_cfg.max_epochs=30']), 'train_cfg.val_interval=1000'],
             fingerprint(config, base, 'configs/demo/_base_/demo_srgb_pretraining.py',
                         data_key, det_epochs))
-            for name, config, base in (
-                ('RetinaNet', 'configs/demo/detector_srgb.py',
-                 'configs/demo/_base_/demo_detector.py'),
-                ('FCOS', 'configs/demo/detector_srgb_fcos.py',
-                 'configs/demo/_base_/demo_detector_fcos.py'))], env)
-    detectors = dict(retinanet=detector, fcos=second_detector)
+            for name, config, base in pretrainings], env, at_once=1, threads=2)
+    detectors = dict(zip(('retinanet', 'fcos'), pretrained))
+    detector = detectors['retinanet']
 
     trained = [(key, label, config, 'retinanet') for key, label, config, ckpt in METHODS if ckpt]
-    trained.append(('genisp_fcos', 'GenISP through FCOS', 'configs/demo/genisp_demo_fcos.py',
-                    'fcos'))
+    if args.cross_detector:
+        trained.append(('genisp_fcos', 'GenISP through FCOS',
+                        'configs/demo/genisp_demo_fcos.py', 'fcos'))
     with Step(f'Training GenISP on {TRAIN_CAMERA} dark DNGs, detector frozen: through the '
-              'RetinaNet with and without the XYZ transform, and through FCOS (~15 min)'):
+              'RetinaNet with and without the XYZ transform' +
+              (', and through FCOS (~17 min)' if args.cross_detector else ' (~11 min)')):
+        # one thread each, all at once: two at a time would leave a core idle while a third
+        # ran alone
         finals = train_all([
             (label, config, osp.join(work_dir, key),
              # tools/test.py scores every camera next: no validation pass at the end
@@ -298,45 +387,42 @@ def main(argv=None):
               *isp_epochs],
              fingerprint(config, 'configs/demo/genisp_demo.py', detectors[det], data_key,
                          isp_epochs, *package_sources()))
-            for key, label, config, det in trained], env)
+            for key, label, config, det in trained], env, at_once=len(trained), threads=1)
         checkpoints = {key: final for (key, _, _, _), final in zip(trained, finals)}
 
-    with Step('Scoring every pipeline with tools/test.py (COCO AP, ~4 min)'):
-        jobs, cells = [], []
-        for camera in (TRAIN_CAMERA, *cameras):
-            for key, label, config, _ in METHODS:
-                jobs.append(evaluation_job(
-                    f'{label} on {camera}', config, checkpoints.get(key),
-                    osp.join(work_dir, 'eval', key, camera),
-                    [f'test_dataloader.dataset.ann_file=annotations/{camera}_test.json',
-                     f'test_dataloader.dataset.data_prefix.img={camera}/test/',
-                     f'model.detector_checkpoint={detector}']))
-                cells.append((key, camera))
-        jobs.append(evaluation_job(ORACLE[1], 'configs/demo/detector_srgb.py', detector,
-                                   osp.join(work_dir, 'eval', ORACLE[0])))
-        cells.append((ORACLE[0], 'all'))
-        for camera in cameras:
+    with Step('Scoring every pipeline with tools/test.py, one run per pipeline over every '
+              'camera (COCO AP, ~2 min)'):
+        jobs, keys = [], []
+        for key, label, config, _ in METHODS:
+            jobs.append(per_camera_job(label, config, checkpoints.get(key),
+                                       osp.join(work_dir, 'eval', key), data,
+                                       (TRAIN_CAMERA, *cameras),
+                                       [f'model.detector_checkpoint={detector}']))
+            keys.append(key)
+        oracles = [(ORACLE, 'configs/demo/detector_srgb.py', detector)]
+        if args.cross_detector:
             for key, label, config, isp, det in CROSS_METHODS:
-                jobs.append(evaluation_job(
-                    f'{label} on {camera}', config, None,
-                    osp.join(work_dir, 'eval', key, camera),
-                    [f'test_dataloader.dataset.ann_file=annotations/{camera}_test.json',
-                     f'test_dataloader.dataset.data_prefix.img={camera}/test/',
-                     f'model.detector_checkpoint={detectors[det]}'],
-                    isp_from=checkpoints[isp] if isp else None))
-                cells.append((key, camera))
-        jobs.append(evaluation_job(CROSS_ORACLE[1], 'configs/demo/detector_srgb_fcos.py',
-                                   second_detector, osp.join(work_dir, 'eval', CROSS_ORACLE[0])))
-        cells.append((CROSS_ORACLE[0], 'all'))
+                jobs.append(per_camera_job(label, config, None, osp.join(work_dir, 'eval', key),
+                                           data, cameras,
+                                           [f'model.detector_checkpoint={detectors[det]}'],
+                                           isp_from=checkpoints[isp] if isp else None))
+                keys.append(key)
+            oracles.append((CROSS_ORACLE, 'configs/demo/detector_srgb_fcos.py',
+                            detectors['fcos']))
+        for (key, label), config, weights in oracles:
+            jobs.append(evaluation_job(label, config, weights, osp.join(work_dir, 'eval', key)))
+            keys.append(key)
         results = {}
-        for (key, camera), metrics in zip(cells, run_jobs(jobs, env)):
-            results.setdefault(key, {})[camera] = metrics
+        for key, metrics in zip(keys, run_jobs(jobs, env)):
+            # the oracles score the well-lit renderings once, for every camera
+            results[key] = metrics if key not in (ORACLE[0], CROSS_ORACLE[0]) \
+                else {'all': metrics}
 
     with Step('Writing the report and the picture grid'):
         from tools.demo.report import write_report
         write_report(work_dir, data, results, checkpoints, detector, TRAIN_CAMERA, cameras,
                      METHODS, ORACLE, elapsed=time.time() - start,
-                     cross=(CROSS_METHODS, CROSS_ORACLE))
+                     cross=(CROSS_METHODS, CROSS_ORACLE) if args.cross_detector else None)
     print(f'\nDemo finished in {(time.time() - start) / 60:.1f} min. '
           f'Report: {work_dir}/report.md, pictures: {work_dir}/pictures.png')
 

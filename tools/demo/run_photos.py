@@ -22,7 +22,6 @@ Steps (each cached, so a second run only redoes what changed):
 The pictures show COCO photographs: keep them out of the repository (image rights).
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
@@ -34,7 +33,9 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 from tools.demo.run_demo import (Step, evaluation_job, fingerprint,  # noqa: E402
-                                 package_sources, run_jobs, train_all, read_metrics)
+                                 multi_subset_config, package_sources, read_metrics, run_jobs,
+                                 train_all)
+from tools.demo.run_demo import read_subset_metrics as read_prefixed_metrics  # noqa: E402
 
 TRAIN_CAMERA = 'sony_rx100m7'
 TEST_CAMERAS = ('nikon_d750', 'canon_eos5dm4', 'sony_a7m3', 'rccb_d750')
@@ -207,51 +208,20 @@ def rendering_key(data, annotation_files):
 
 def evaluation_config(config, work_dir, data, subsets):
     """A copy of ``config`` whose test set is every (camera, darkness) val subset, each scored
-    separately (ConcatDatasetEvaluator over mmdet's ConcatDataset), written to
-    ``work_dir/config.py`` for tools/test.py."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-    template = cfg.test_dataloader.dataset
-    datasets = []
-    for camera, tag in subsets:
-        dataset = copy.deepcopy(template)
-        dataset.update(data_root=data.rstrip('/') + '/',
-                       ann_file=f'annotations/{camera}_{tag}_val.json',
-                       data_prefix=dict(img=f'{camera}/{tag}/val/'))
-        datasets.append(dataset)
-    # mmdet's ConcatDataset hands each subset's metainfo (its own annotation file) to the
-    # metric at the same position
-    cfg.test_dataloader.dataset = dict(type='ConcatDataset', datasets=datasets)
-    cfg.test_evaluator = dict(type='ConcatDatasetEvaluator',
-                              metrics=[dict(cfg.test_evaluator) for _ in subsets],
-                              dataset_prefixes=[f'{camera}_{tag}' for camera, tag in subsets])
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.join(work_dir, 'config.py')
-    cfg.dump(path)
-    return path
+    separately, written to ``work_dir/config.py`` for tools/test.py."""
+    return multi_subset_config(config, work_dir, [
+        (f'{camera}_{tag}', dict(data_root=data.rstrip('/') + '/',
+                                 ann_file=f'annotations/{camera}_{tag}_val.json',
+                                 data_prefix=dict(img=f'{camera}/{tag}/val/')))
+        for camera, tag in subsets])
 
 
 def read_subset_metrics(eval_dir, subsets):
-    """``{camera: {tag: {'AP', 'AP50'}}}`` from the json log of a multi-subset test run. A
-    subset on which the detector found nothing above its score threshold has no metrics in
-    the log (mmdet logs "results ... empty" instead): it scores 0."""
-    runs = sorted(d for d in os.listdir(eval_dir) if osp.isfile(osp.join(eval_dir, d, f'{d}.json')))
-    if not runs:
-        raise SystemExit(f'no test log found under {eval_dir}')
-    with open(osp.join(eval_dir, runs[-1], f'{runs[-1]}.json')) as f:
-        record = json.loads(f.readlines()[-1])
-    with open(osp.join(eval_dir, 'test.log')) as f:
-        some_empty = 'testing results of the whole dataset is empty' in f.read()
+    """``{camera: {tag: {'AP', 'AP50'}}}`` from the json log of a multi-subset test run."""
+    metrics = read_prefixed_metrics(eval_dir, [f'{camera}_{tag}' for camera, tag in subsets])
     out = {}
     for camera, tag in subsets:
-        key = f'{camera}_{tag}/coco/bbox_mAP'  # <dataset prefix>/<metric prefix>/<name>
-        if key in record:
-            metrics = dict(AP=record[key], AP50=record[key + '_50'])
-        elif some_empty:
-            metrics = dict(AP=0.0, AP50=0.0)
-        else:
-            raise SystemExit(f'{eval_dir}: no COCO metrics for {camera} {tag} in {runs[-1]}')
-        out.setdefault(camera, {})[tag] = metrics
+        out.setdefault(camera, {})[tag] = metrics[f'{camera}_{tag}']
     return out
 
 

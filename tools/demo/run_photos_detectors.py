@@ -234,7 +234,9 @@ def main(argv=None):
                   fingerprint(config, *RECIPE_BASES, *weights, data_key, seed, epochs,
                               *package_sources()))
                  for seed in args.seeds for key, label, config, through in ISPS]
-        finals = train_all(specs, env)
+        # the three trainings of a seed together: run two at a time, the longest (through
+        # both detectors) ran alone on one thread at the end
+        finals = train_all(specs, env, at_once=len(ISPS))
         checkpoints = {osp.basename(spec[2]): final for spec, final in zip(specs, finals)}
 
     with Step('Scoring each detector behind every pipeline on the unseen cameras'):
