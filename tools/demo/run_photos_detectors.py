@@ -41,10 +41,10 @@ sys.path.insert(0, REPO_ROOT)
 from tools.demo.run_demo import (Step, fingerprint, package_sources, read_metrics,  # noqa: E402
                                  run_jobs, train_all)
 from tools.demo.run_photos import (DETECTOR_CHECKPOINT, DETECTOR_ONNX, TEST_CAMERAS,  # noqa: E402
-                                   TRAIN_CAMERA, add_benchmark_arguments, convert_detector, darkness_tag, evaluation,
-                                   evaluation_config, merge_darkness_levels, merge_train_levels,
-                                   printed, render, rendering_key, report_subset_metrics,
-                                   subset_names, train_levels_command)
+                                   TRAIN_CAMERA, add_benchmark_arguments, convert_detector,
+                                   darkness_tag, evaluation, evaluation_config,
+                                   merge_train_levels, printed, render, rendering_key,
+                                   report_subset_metrics, subset_names, train_levels_command)
 
 PHOTOS = 'configs/photos'
 #: detector key -> what scoring it needs: its oracle config (plain mmdet on the well-lit
@@ -220,7 +220,6 @@ def main(argv=None):
 
     with Step(f'Unprocessing the photos of {coco_root} into dark RAW captures ({data})'):
         train_ann = render_all(args, data, env)
-        merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.darkness)
     data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets]
                              + [train_ann])
 
