@@ -82,8 +82,10 @@ class ImageToParameters(nn.Module):
         layers = []
         in_ch = 3
         for out_ch, k in zip(channels, kernel_sizes):
+            # pooling before the activation: LeakyReLU is increasing, so max-pooling commutes
+            # with it - the same function, with the activation on a quarter of the pixels
             layers += [nn.Conv2d(in_ch, out_ch, k, padding=k // 2),
-                       nn.LeakyReLU(negative_slope), nn.MaxPool2d(2)]
+                       nn.MaxPool2d(2), nn.LeakyReLU(negative_slope)]
             in_ch = out_ch
         layers.append(nn.AdaptiveAvgPool2d(1))
         self.features = nn.Sequential(*layers)

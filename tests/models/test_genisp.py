@@ -57,6 +57,34 @@ def test_shallow_convnet_equals_its_plain_layers_in_float64(batch):
             torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-12, msg=name)
 
 
+def test_parameter_net_equals_the_papers_layer_order(isp):
+    """Pooling before the LeakyReLU is the paper's conv -> LeakyReLU -> max-pool, outputs and
+    every gradient (the activation is increasing, so it commutes with the max)."""
+    net = copy.deepcopy(isp.conv_cc.net).double()
+    torch.manual_seed(0)
+    for p in net.parameters():  # away from the zero-initialised last layer
+        torch.nn.init.normal_(p, std=0.3)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    act = torch.nn.LeakyReLU(0.01)
+
+    def papers_order(x):
+        for conv in convs:
+            x = torch.nn.functional.max_pool2d(act(conv(x)), 2)
+        return net.mlp(x.mean(dim=(2, 3)))
+
+    x = torch.randn(2, 3, 64, 48, dtype=torch.float64)
+    results = []
+    for forward in (net.forward, papers_order):
+        net.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        out = forward(xi)
+        (out * torch.arange(1.0, 10.0, dtype=torch.float64)).sum().backward()
+        results.append([out, xi.grad] + [p.grad for p in net.parameters()])
+    names = ['output', 'input grad'] + [n for n, _ in net.named_parameters()]
+    for name, ours, paper in zip(names, *results):
+        torch.testing.assert_close(ours, paper, rtol=1e-10, atol=1e-12, msg=name)
+
+
 def test_starts_at_identity_gains_and_matrix(isp):
     out = isp.forward_with_params(dark_scene())
     assert torch.equal(out['wb_gains'], torch.ones(2, 3))
