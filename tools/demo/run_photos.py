@@ -182,18 +182,27 @@ def render(args, data, env):
             raise SystemExit(f'rendering the {split} split failed (command above)')
 
 
-def convert_detector(onnx_path, checkpoint, env):
+#: per detector: its converter and what the official weights are, for the error when missing
+YOLOX_NANO_CONVERSION = dict(
+    converter='tools/model_converters/yolox_onnx_to_mmdet.py',
+    weights='YOLOX-Nano ONNX weights (the official Megvii export; see '
+            '../shared/detectors/yolox_nano/README.md)',
+    needs=' (needs the optional extra: pip install onnx onnxruntime)')
+
+
+def convert_detector(source, checkpoint, env, converter, weights, needs=''):
+    """Turn the official weights ``source`` into the MMDetection checkpoint ``checkpoint`` with
+    the repo tool ``converter``, unless it is already there. ``weights`` names the official
+    weights in the error when ``source`` is missing; ``needs``: what a failed conversion may
+    lack."""
     if osp.isfile(checkpoint):
         print(f'already converted: {checkpoint}')
         return
-    if not osp.isfile(onnx_path):
-        raise SystemExit(f'YOLOX-Nano ONNX weights not found: {onnx_path} (the official Megvii '
-                         'export; see ../shared/detectors/yolox_nano/README.md)')
-    cmd = [sys.executable, 'tools/model_converters/yolox_onnx_to_mmdet.py', onnx_path,
-           checkpoint]
+    if not osp.isfile(source):
+        raise SystemExit(f'{weights[0].upper()}{weights[1:]} not found: {source}')
+    cmd = [sys.executable, converter, source, checkpoint]
     if subprocess.run(cmd, cwd=REPO_ROOT, env=env).returncode != 0:
-        raise SystemExit('converting the YOLOX-Nano weights failed (needs the optional extra: '
-                         'pip install onnx onnxruntime)')
+        raise SystemExit(f'converting {source} failed (command: {" ".join(cmd[1:])}){needs}')
 
 
 def rendering_key(data, annotation_files):
@@ -278,7 +287,7 @@ def main(argv=None):
 
     with Step('YOLOX-Nano, COCO-pretrained: official weights -> MMDetection checkpoint'):
         detector = osp.abspath(args.detector_checkpoint)
-        convert_detector(osp.abspath(args.detector_onnx), detector, env)
+        convert_detector(osp.abspath(args.detector_onnx), detector, env, **YOLOX_NANO_CONVERSION)
 
     with Step(f'Unprocessing the photos of {coco_root} into dark RAW captures ({data})'):
         render(args, data, env)

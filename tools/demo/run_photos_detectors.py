@@ -41,7 +41,8 @@ sys.path.insert(0, REPO_ROOT)
 from tools.demo.run_demo import (Step, fingerprint, package_sources, read_metrics,  # noqa: E402
                                  run_jobs, train_all)
 from tools.demo.run_photos import (DETECTOR_CHECKPOINT, DETECTOR_ONNX, TEST_CAMERAS,  # noqa: E402
-                                   TRAIN_CAMERA, add_benchmark_arguments, convert_detector,
+                                   TRAIN_CAMERA, YOLOX_NANO_CONVERSION,
+                                   add_benchmark_arguments, convert_detector,
                                    darkness_tag, evaluation, evaluation_config,
                                    merge_train_levels, printed, render, rendering_key,
                                    report_subset_metrics, subset_names, train_levels_command)
@@ -99,19 +100,12 @@ def parse_args(argv=None):
 
 
 def convert_detectors(checkpoints, env):
-    convert_detector(osp.join(REPO_ROOT, DETECTOR_ONNX), checkpoints['yolox-nano'], env)
-    checkpoint = checkpoints['nanodet-m']
-    if osp.isfile(checkpoint):
-        print(f'already converted: {checkpoint}')
-        return
-    weights = osp.join(REPO_ROOT, NANODET_WEIGHTS)
-    if not osp.isfile(weights):
-        raise SystemExit(f'NanoDet-m weights not found: {weights} (RangiLyu\'s COCO checkpoint; '
-                         'see ../shared/detectors/nanodet_m/README.md)')
-    cmd = [sys.executable, 'tools/model_converters/nanodet_to_mmdet.py', weights, checkpoint]
-    if subprocess.run(cmd, cwd=REPO_ROOT, env=env).returncode != 0:
-        raise SystemExit('converting the NanoDet-m weights failed (command: ' +
-                         ' '.join(cmd[1:]) + ')')
+    convert_detector(osp.join(REPO_ROOT, DETECTOR_ONNX), checkpoints['yolox-nano'], env,
+                     **YOLOX_NANO_CONVERSION)
+    convert_detector(osp.join(REPO_ROOT, NANODET_WEIGHTS), checkpoints['nanodet-m'], env,
+                     converter='tools/model_converters/nanodet_to_mmdet.py',
+                     weights="NanoDet-m weights (RangiLyu's COCO checkpoint; see "
+                             '../shared/detectors/nanodet_m/README.md)')
 
 
 def detector_options(through, detectors):
