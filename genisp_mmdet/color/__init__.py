@@ -7,10 +7,11 @@ from .matrices import (D65_XY, SRGB_TO_XYZ, XYZ_TO_SRGB, as_shot_white_balance_m
 
 if find_spec('torch') is not None:
     from .functional import (apply_channel_gains, apply_color_matrix, gray_world_loss,
-                             srgb_gamma_encode, xyz_to_linear_srgb)
+                             mean_brightness, srgb_gamma_encode, xyz_to_linear_srgb)
 
 __all__ = [
-    'apply_channel_gains', 'apply_color_matrix', 'gray_world_loss', 'srgb_gamma_encode',
+    'apply_channel_gains', 'apply_color_matrix', 'gray_world_loss', 'mean_brightness',
+    'srgb_gamma_encode',
     'xyz_to_linear_srgb', 'as_shot_white_balance_matrix', 'D65_XY', 'SRGB_TO_XYZ', 'XYZ_TO_SRGB', 'camera_to_xyz_matrix',
     'cct_to_xy', 'xy_to_xyz', 'xyz_to_xy'
 ]

@@ -44,6 +44,17 @@ def srgb_gamma_encode(linear: torch.Tensor) -> torch.Tensor:
                        1.055 * linear.clamp_min(0.0031308).pow(1.0 / 2.4) - 0.055)
 
 
+def mean_brightness(image: torch.Tensor) -> torch.Tensor:
+    """Mean over channels and pixels of ``image (B, C, H, W)`` -> ``(B, 1, 1, 1)``, in float32
+    or wider, reduced one axis at a time. Same value as ``image.mean(dim=(1, 2, 3))`` in
+    PyTorch (which sums pairwise); exported to ONNX it stays as exact, because onnxruntime
+    reduces each ReduceMean in one running float32 sum, which drifts visibly over the millions
+    of values of a full frame (the exported ISP then renders it a little brighter or darker),
+    while a row or a column stays short."""
+    image = image.float() if image.dtype in (torch.float16, torch.bfloat16) else image
+    return image.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True).mean(dim=1, keepdim=True)
+
+
 def gray_world_loss(image: torch.Tensor) -> torch.Tensor:
     """Gray-world colour constancy penalty: mean over the batch of
     ``sum_{c<c'} (mean_c - mean_c')^2`` of each image's channel means. ``image (B, 3, H, W)``."""

@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 
 from mmdet.registry import MODELS
 
-from ..color import srgb_gamma_encode, xyz_to_linear_srgb
+from ..color import mean_brightness, srgb_gamma_encode, xyz_to_linear_srgb
 
 
 @MODELS.register_module()
@@ -32,5 +32,5 @@ class GainGammaISP(BaseModule):
         x = x.float()
         if self.color_space == 'xyz':
             x = xyz_to_linear_srgb(x)
-        gain = self.target_mean / x.mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
+        gain = self.target_mean / mean_brightness(x).clamp_min(self.eps)
         return srgb_gamma_encode(x * gain)

@@ -50,8 +50,8 @@ from mmengine.model import BaseModule
 
 from mmdet.registry import MODELS
 
-from ..color import (apply_channel_gains, apply_color_matrix, srgb_gamma_encode,
-                     xyz_to_linear_srgb)
+from ..color import (apply_channel_gains, apply_color_matrix, mean_brightness,
+                     srgb_gamma_encode, xyz_to_linear_srgb)
 
 #: what a failed torch.compile raises (dynamo and inductor errors, a C++ compiler that fails)
 COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException, torch._inductor.exc.CppCompileError)
@@ -332,7 +332,7 @@ class GenISP(BaseModule):
         image and its ``(B, 3, 256, 256)`` bilinear thumbnail."""
         size = (self.thumbnail_size, self.thumbnail_size)
         thumb = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-        brightness = thumb.float().mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
+        brightness = mean_brightness(thumb).clamp_min(self.eps)
         scale = (1.0 / brightness).to(x.dtype)
         return x * scale, thumb * scale
 
@@ -378,7 +378,7 @@ class GenISP(BaseModule):
         normalised, colour corrected) -> linear sRGB -> one gain to mean ``residual_mean``
         -> sRGB curve, ``(B, 3, H, W)`` in [0, 1]."""
         linear = xyz_to_linear_srgb(x) if self.residual_to == 'xyz' else x
-        brightness = linear.float().mean(dim=(1, 2, 3), keepdim=True).clamp_min(self.eps)
+        brightness = mean_brightness(linear).clamp_min(self.eps)
         return srgb_gamma_encode(linear * (self.residual_mean / brightness).to(linear.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
