@@ -3,17 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: env demo demo-detectors photos photos-detectors test clean-demo
+.PHONY: env demo photos photos-detectors test clean-demo
 
 env:
 	@bash tools/setup_env.sh
 
 demo: env
 	@$(PY) tools/demo/run_demo.py
-
-# the demo plus a second detector (FCOS): an ISP trained through one, scored in front of the other
-demo-detectors: env
-	@$(PY) tools/demo/run_demo.py --cross-detector
 
 # real COCO photographs through a real COCO detector (YOLOX-Nano): COCO=<COCO-format photo
 # folder>, SEEDS=<training seeds>, MAX_IMAGES=<first N photos per split, for a full COCO copy>

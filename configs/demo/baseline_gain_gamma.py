@@ -2,7 +2,8 @@
 # of the same frozen detector. Nothing is learned:
 #   python tools/test.py configs/demo/baseline_gain_gamma.py
 _base_ = './genisp_demo.py'
-model = dict(data_preprocessor=dict(isp=dict(type='GainGammaISP', color_space='camera')))
+model = dict(data_preprocessor=dict(
+    isp=dict(_delete_=True, type='GainGammaISP', color_space='camera')))
 test_dataloader = dict(dataset=dict(pipeline=[
     dict(type='LoadRawImageFromFile', color_space='camera'),
     dict(type='LoadAnnotations', with_bbox=True),

@@ -13,7 +13,7 @@ from tests.helpers import REPO_ROOT
 def test_demo_pipeline_runs_end_to_end_at_toy_size(tmp_path):
     work_dir, data = tmp_path / 'demo', tmp_path / 'data'
     proc = subprocess.run(
-        [sys.executable, 'tools/demo/run_demo.py', '--quick', '--cross-detector', '--work-dir',
+        [sys.executable, 'tools/demo/run_demo.py', '--quick', '--work-dir',
          str(work_dir), '--data', str(data)], cwd=REPO_ROOT, capture_output=True, text=True,
         timeout=1200, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -46,11 +46,11 @@ def test_demo_pipeline_runs_end_to_end_at_toy_size(tmp_path):
     assert (work_dir / 'detector_srgb' / 'final.pth').exists()
     assert (work_dir / 'detector_srgb_fcos' / 'final.pth').exists()
     assert (work_dir / 'genisp_fcos' / 'final.pth').exists()
-    # a second run reuses everything it can; without --cross-detector it neither trains nor
+    # a second run reuses everything it can; with --single-detector it neither trains nor
     # reports the second detector
     again = subprocess.run(
-        [sys.executable, 'tools/demo/run_demo.py', '--quick', '--work-dir', str(work_dir),
-         '--data', str(data)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+        [sys.executable, 'tools/demo/run_demo.py', '--quick', '--single-detector', '--work-dir',
+         str(work_dir), '--data', str(data)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
     assert again.returncode == 0
     assert again.stdout.count(': cached') == 3, again.stdout[-2000:]  # RetinaNet, two ISPs
     assert 'FCOS' not in again.stdout

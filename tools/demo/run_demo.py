@@ -7,23 +7,23 @@ Steps (each cached, so a second run only redoes what changed):
    all four CFA orders, and an RCCB sensor derived from the Nikon D750's filters) + well-lit
    sRGB renderings (tools/make_demo_dataset.py);
 2. pretrain the small detector (a light RetinaNet) on the well-lit sRGB train renderings
-   (tools/train.py configs/demo/detector_srgb.py) - the stand-in for COCO pretraining; with
-   ``--cross-detector`` also a second one of another family (FCOS on the same backbone,
-   configs/demo/detector_srgb_fcos.py);
+   (tools/train.py configs/demo/detector_srgb.py) - the stand-in for COCO pretraining - and
+   a second one of another family (FCOS on the same backbone, configs/demo/detector_srgb_fcos.py;
+   not with ``--single-detector``);
 3. train GenISP with tools/train.py on the Sony RX100 VII's dark DNGs with the RetinaNet
-   frozen (configs/demo/genisp_demo.py) and the ablation without the XYZ transform; with
-   ``--cross-detector`` also GenISP through the frozen FCOS (configs/demo/genisp_demo_fcos.py);
+   frozen (configs/demo/genisp_demo.py), the ablation without the XYZ transform, and GenISP
+   through the frozen FCOS (configs/demo/genisp_demo_fcos.py);
 4. score with tools/test.py, on the train camera's test split and on four cameras GenISP
    never saw: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP without XYZ,
-   GenISP, and the well-lit sRGB oracle - all through the same frozen RetinaNet; with
-   ``--cross-detector``, on the unseen cameras, the cross-detector table: FCOS behind
+   GenISP, and the well-lit sRGB oracle - all through the same frozen RetinaNet; and, on the
+   unseen cameras, the cross-detector table: FCOS behind
    LibRaw's ISP, behind the GenISP trained through the RetinaNet (tools/test.py --isp-from)
    and behind its own GenISP, and the RetinaNet behind the GenISP trained through FCOS;
 5. write report.md, report.json and pictures.png (the same scenes through each pipeline)
    to the work dir, and print the tables.
 
     python tools/demo/run_demo.py [--work-dir work_dirs/demo] [--data data/genisp_demo]
-        [--cross-detector]   # make demo-detectors
+        [--single-detector]  # the RetinaNet only: no FCOS, no cross-detector table
         [--quick]            # toy size, for the test suite
 """
 import argparse
@@ -96,10 +96,12 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help='toy size (a few scenes, one epoch each): checks the pipeline')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--cross-detector', action='store_true',
-                        help='also pretrain FCOS, train GenISP through it and add the '
-                             'cross-detector table (make demo-detectors)')
-    return parser.parse_args(argv)
+    parser.add_argument('--single-detector', action='store_true',
+                        help='the RetinaNet only: no FCOS pretraining, no GenISP trained '
+                             'through it, no cross-detector table')
+    args = parser.parse_args(argv)
+    args.cross_detector = not args.single_detector
+    return args
 
 
 def fingerprint(*items) -> str:
