@@ -100,22 +100,30 @@ def test_killed_runs_resume_to_the_uninterrupted_result(micro_data, straight_run
                '--resume', '--cfg-options', *TINY, 'train_cfg.max_epochs=2']
     env = dict(os.environ, GENISP_DEMO_ROOT=f'{micro_data}/', OMP_NUM_THREADS='1')
     moments = random.Random(0)
-    for _ in range(2):
+    # the first kill at a random moment, the second soon after the first epoch's checkpoint
+    # (waiting for it, however slow the machine), so a checkpoint always exists to cut short
+    for first in (True, False):
         proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(moments.uniform(6.0, 20.0))
+        if first:
+            time.sleep(moments.uniform(6.0, 20.0))
+        else:
+            deadline = time.time() + 600
+            while not (work_dir / 'epoch_1.pth').exists() and proc.poll() is None \
+                    and time.time() < deadline:
+                time.sleep(0.2)
+            time.sleep(moments.uniform(0.0, 2.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     # the kill during a save: the newest checkpoint cut short, named by last_checkpoint
-    if (work_dir / 'epoch_1.pth').exists():
-        cut = work_dir / 'epoch_2.pth'
-        data = (work_dir / 'epoch_1.pth').read_bytes()
-        cut.write_bytes(data[:len(data) // 2])
-        (work_dir / 'last_checkpoint').write_text(str(cut))
+    assert (work_dir / 'epoch_1.pth').exists()
+    cut = work_dir / 'epoch_2.pth'
+    data = (work_dir / 'epoch_1.pth').read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    (work_dir / 'last_checkpoint').write_text(str(cut))
     out = run(command[1:], micro_data)
     log = out.stdout + out.stderr
-    if (work_dir / 'epoch_1.pth').exists():
-        assert f'not resuming from {work_dir / "epoch_2.pth"}: missing or truncated' in log
+    assert f'not resuming from {cut}: missing or truncated' in log
     resumed = isp_state(work_dir / 'epoch_2.pth')
     assert resumed.keys() == straight_run.keys()
     for k in straight_run:
