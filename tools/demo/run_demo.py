@@ -359,7 +359,7 @@ def main(argv=None):
         pretrainings.append(('FCOS', 'configs/demo/detector_srgb_fcos.py',
                              'configs/demo/_base_/demo_detector_fcos.py'))
     with Step(f'Pretraining {" and ".join(p[0] for p in pretrainings)} on well-lit sRGB '
-              f'renderings (~{2 * len(pretrainings) - 1} min)'):
+              f'renderings (~{3 * len(pretrainings)} min)'):
         # one after the other on two threads, as the RetinaNet was always pretrained: the
         # thread count changes the float summation order, and a RetinaNet pretrained on one
         # thread differed enough to move the demo's table (README); two 2-thread trainings
@@ -379,7 +379,7 @@ def main(argv=None):
                         'configs/demo/genisp_demo_fcos.py', 'fcos'))
     with Step(f'Training GenISP on {TRAIN_CAMERA} dark DNGs, detector frozen: through the '
               'RetinaNet with and without the XYZ transform' +
-              (', and through FCOS (~17 min)' if args.cross_detector else ' (~11 min)')):
+              (', and through FCOS (~9 min)' if args.cross_detector else ' (~6 min)')):
         # one thread each, all at once: two at a time would leave a core idle while a third
         # ran alone
         finals = train_all([
@@ -393,7 +393,7 @@ def main(argv=None):
         checkpoints = {key: final for (key, _, _, _), final in zip(trained, finals)}
 
     with Step('Scoring every pipeline with tools/test.py, one run per pipeline over every '
-              'camera (COCO AP, ~2 min)'):
+              'camera (COCO AP, ~3 min)'):
         jobs, keys = [], []
         for key, label, config, _ in METHODS:
             jobs.append(per_camera_job(label, config, checkpoints.get(key),
