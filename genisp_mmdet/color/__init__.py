@@ -11,7 +11,6 @@ if find_spec('torch') is not None:
 
 __all__ = [
     'apply_channel_gains', 'apply_color_matrix', 'gray_world_loss', 'mean_brightness',
-    'srgb_gamma_encode',
-    'xyz_to_linear_srgb', 'as_shot_white_balance_matrix', 'D65_XY', 'SRGB_TO_XYZ', 'XYZ_TO_SRGB', 'camera_to_xyz_matrix',
-    'cct_to_xy', 'xy_to_xyz', 'xyz_to_xy'
+    'srgb_gamma_encode', 'xyz_to_linear_srgb', 'as_shot_white_balance_matrix', 'D65_XY',
+    'SRGB_TO_XYZ', 'XYZ_TO_SRGB', 'camera_to_xyz_matrix', 'cct_to_xy', 'xy_to_xyz', 'xyz_to_xy'
 ]

@@ -50,7 +50,8 @@ def test_demo_pipeline_runs_end_to_end_at_toy_size(tmp_path):
     # reports the second detector
     again = subprocess.run(
         [sys.executable, 'tools/demo/run_demo.py', '--quick', '--single-detector', '--work-dir',
-         str(work_dir), '--data', str(data)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+         str(work_dir), '--data', str(data)], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=1200)
     assert again.returncode == 0
     assert again.stdout.count(': cached') == 3, again.stdout[-2000:]  # RetinaNet, two ISPs
     assert 'FCOS' not in again.stdout
