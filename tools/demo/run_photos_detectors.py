@@ -227,8 +227,8 @@ def main(argv=None):
                   fingerprint(config, *RECIPE_BASES, *weights, data_key, seed, epochs,
                               *package_sources()))
                  for seed in args.seeds for key, label, config, through in ISPS]
-        # the three trainings of a seed together: run two at a time, the longest (through
-        # both detectors) ran alone on one thread at the end
+        # three at a time, one thread each (the three of a seed together): two at a time
+        # left a core idle while the longest (through both detectors) ran alone at the end
         finals = train_all(specs, env, at_once=len(ISPS))
         checkpoints = {osp.basename(spec[2]): final for spec, final in zip(specs, finals)}
 
