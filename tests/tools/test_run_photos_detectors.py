@@ -72,14 +72,16 @@ def test_cross_detector_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     assert '## YOLOX-Nano' in markdown and '## NanoDet-m' in markdown
 
     # the joint ISP trained through both detectors, each with the weights given
-    joint_log = (work_dir / 'via_both_seed0' / 'train.log').read_text()
+    isps = tmp_path / 'photo_isps'  # beside the work dir, shared with run_photos
+    joint_log = (isps / 'genisp_yolox-nano_nanodet-m_photos_residual_gated_x2-x200_seed0' /
+                 'train.log').read_text()
     assert 'nanodet-m.loss_cls' in joint_log and 'loss_cls' in joint_log
     assert f'loaded detector weights from {nanodet}' in joint_log
     assert f'loaded detector weights from {yolox}' in joint_log
     # the ISP trained through YOLOX-Nano, scored in front of NanoDet-m
     cross_log = (work_dir / 'eval' / 'nanodet-m' / 'via_yolox-nano_seed0' / 'test.log').read_text()
-    assert 'loaded ISP weights from ' + str(work_dir / 'via_yolox-nano_seed0' / 'final.pth') \
-        in cross_log
+    assert 'loaded ISP weights from ' + str(
+        isps / 'genisp_yolox-nano_photos_residual_gated_x2-x200_seed0' / 'final.pth') in cross_log
     assert f'loaded detector weights from {nanodet}' in cross_log
     # the train camera's 2x captures rendered for training only
     merged = json.loads((data / 'annotations' / 'sony_rx100m7_train_x2-x200.json').read_text())
@@ -103,3 +105,75 @@ def test_summary_is_the_unseen_camera_mean_over_seeds_with_its_spread():
     assert row['AP50'] == pytest.approx(0.5) and row['AP50_sd'] == pytest.approx(0.0)
     assert tool.summary({'-': per_seed['0']}, ['x10'])['x10']['AP_sd'] is None
     assert tool.cell(row) == '0.200 ± 0.071'
+
+
+class _StopAfterTrainingSpecs(Exception):
+    pass
+
+
+def _training_specs(tool_name, argv, monkeypatch):
+    """The trainings a benchmark driver asks for (``{folder: spec}``), stopping it there."""
+    tool = load_tool(tool_name)
+    asked = []
+
+    def record(specs, env, **kwargs):
+        asked.extend(specs)
+        raise _StopAfterTrainingSpecs
+    monkeypatch.setattr(tool, 'train_all', record)
+    with pytest.raises(_StopAfterTrainingSpecs):
+        tool.main(argv)
+    return {spec[2]: spec for spec in asked}
+
+
+def test_both_photo_benchmarks_share_the_isp_trained_through_yolox(tmp_path, monkeypatch):
+    """run_photos' GenISP and run_photos_detectors' ISP trained through YOLOX-Nano are one
+    training (same folder, options and cache key), so running both trains it once."""
+    rng = np.random.default_rng(1)
+    coco = tmp_path / 'coco'
+    _photo_folder(coco, 'train', 2, rng)
+    _photo_folder(coco, 'val', 1, rng)
+    yolox, nanodet = tmp_path / 'yolox.pth', tmp_path / 'nanodet.pth'
+    yolox.write_bytes(b'yolox weights')  # present, so nothing is converted; hashed by content
+    nanodet.write_bytes(b'nanodet weights')
+    common = ['--coco-root', str(coco), '--train-ann', 'annotations/train.json',
+              '--train-img-dir', 'train', '--val-ann', 'annotations/val.json',
+              '--val-img-dir', 'val', '--darkness', '10', '--train-darkness', '2', '10',
+              '--seeds', '0', '--data', str(tmp_path / 'data'), '--workers', '1']
+    monkeypatch.chdir(REPO_ROOT)
+    photos = _training_specs('demo/run_photos', [
+        *common, '--work-dir', str(tmp_path / 'photos'), '--detector-checkpoint', str(yolox)],
+        monkeypatch)
+    detectors = _training_specs('demo/run_photos_detectors', [
+        *common, '--work-dir', str(tmp_path / 'photos_detectors'), '--yolox-checkpoint',
+        str(yolox), '--nanodet-checkpoint', str(nanodet)], monkeypatch)
+
+    isps = tmp_path / 'photo_isps'
+    shared = str(isps / 'genisp_yolox-nano_photos_residual_gated_x2-x10_seed0')
+    assert set(photos) == {shared, str(
+        isps / 'genisp_yolox-nano_photos_residual_gated_camera_space_x2-x10_seed0')}
+    assert shared in detectors and len(detectors) == 3
+    assert photos[shared][1:] == detectors[shared][1:]  # config, folder, options, key
+    keys = [spec[4] for spec in (*photos.values(), *detectors.values())]
+    assert len(set(keys)) == 4
+
+    # the key follows the detector's weights
+    yolox.write_bytes(b'other yolox weights')
+    again = _training_specs('demo/run_photos', [
+        *common, '--work-dir', str(tmp_path / 'photos'), '--detector-checkpoint', str(yolox)],
+        monkeypatch)
+    assert again[shared][4] != photos[shared][4]
+
+
+def test_config_files_follow_bases_and_included_detector_configs():
+    config_files = load_tool('demo/run_photos').config_files
+    files = [os.path.relpath(f, REPO_ROOT) for f in config_files(
+        'configs/photos/genisp_nanodet-m_photos_residual_gated.py')]
+    assert files[0] == 'configs/photos/genisp_nanodet-m_photos_residual_gated.py'
+    for base in ('configs/photos/genisp_yolox-nano_photos_residual_gated.py',
+                 'configs/photos/genisp_yolox-nano_photos_residual_wb.py',
+                 'configs/photos/genisp_yolox-nano_photos.py',
+                 'configs/photos/_base_/photos_data.py',
+                 'configs/detectors/nanodet-m.py'):  # '{{ fileDirname }}/../detectors/...'
+        assert base in files
+    assert len(files) == len(set(files))
+    assert all(os.path.isfile(os.path.join(REPO_ROOT, f)) for f in files)

@@ -9,15 +9,27 @@ Steps (each cached, so a second run only redoes what changed):
    photos by the Sony RX100 VII, the val photos by all five cameras, each at every darkness
    level (``--darkness``, default 10x, 50x and 200x below a normal exposure);
 3. per seed, train GenISP and its camera-space ablation with tools/train.py through the frozen
-   YOLOX-Nano, on the Sony's captures of the train photos at every darkness level;
+   YOLOX-Nano, on the Sony's captures of the train photos at every level of
+   ``--train-darkness`` (default: the benchmark's levels and 2x, cleaner captures, rendered
+   for training only). GenISP is the gated residual recipe
+   (configs/photos/genisp_yolox-nano_photos_residual_gated.py: a zero-initialised ConvNet
+   correcting a fixed rendering, scaled by a learned gate on the image's noise level); the
+   paper's design (ConvWB + ConvCC + a ConvNet from random weights, which loses to LibRaw's
+   ISP here, README) is added with ``--paper-design``;
 4. score with tools/test.py, each pipeline over every (camera, darkness) pair of the val
-   photos in one run: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP without
-   XYZ, GenISP (each seed); and YOLOX-Nano on the well-lit photos themselves (the oracle);
+   photos in one run: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP's fixed
+   rendering untrained (where its training starts), GenISP without XYZ, GenISP (each seed);
+   and YOLOX-Nano on the well-lit photos themselves (the oracle);
 5. write report.md, report.json, ap_vs_darkness.png (a plot of AP against darkness per
    pipeline) and pictures.jpg (the same photos through each pipeline) to the work dir.
 
     python tools/demo/run_photos.py --coco-root ../shared/datasets/coco-photos
     python tools/demo/run_photos.py --coco-root /data/coco --max-images 500 --seeds 0 1 2
+
+Trained ISPs are kept in ``--isp-dir`` (default: ``photo_isps`` beside the work dir), shared
+with tools/demo/run_photos_detectors.py: GenISP trained through YOLOX-Nano is the same training
+in both, done once (each is keyed by its configs, detectors, training captures, seed, options
+and the plugin's source). Run one benchmark at a time.
 
 The pictures show COCO photographs: keep them out of the repository (image rights).
 """
@@ -25,6 +37,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -42,13 +55,24 @@ TEST_CAMERAS = ('nikon_d750', 'canon_eos5dm4', 'sony_a7m3', 'rccb_d750')
 DETECTOR_CHECKPOINT = 'checkpoints/yolox-nano_coco_megvii.pth'
 DETECTOR_ONNX = '../shared/detectors/yolox_nano/yolox_nano.onnx'
 ORACLE_CONFIG = 'configs/detectors/yolox-nano_coco-photos.py'
-#: (key, label, config, learned)
+#: (key, label, config, training levels): ``None`` for a fixed pipeline, else the argument
+#: holding the darkness levels of the train captures it trains on
 METHODS = (
-    ('libraw', 'LibRaw conventional ISP', 'configs/photos/baseline_libraw_isp.py', False),
-    ('gain_gamma', 'Packed RAW + gain + gamma', 'configs/photos/baseline_gain_gamma.py', False),
+    ('libraw', 'LibRaw conventional ISP', 'configs/photos/baseline_libraw_isp.py', None),
+    ('gain_gamma', 'Packed RAW + gain + gamma', 'configs/photos/baseline_gain_gamma.py', None),
+    ('fixed_rendering', "GenISP's fixed rendering, untrained",
+     'configs/photos/baseline_xyz_wb_gain_gamma.py', None),
     ('genisp_camera', 'GenISP without XYZ',
-     'configs/photos/genisp_yolox-nano_photos_camera_space.py', True),
-    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos.py', True),
+     'configs/photos/genisp_yolox-nano_photos_residual_gated_camera_space.py', 'train_darkness'),
+    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated.py',
+     'train_darkness'),
+)
+#: ``--paper-design``: the paper's ISP, trained on the benchmark's levels only
+PAPER_DESIGN = (
+    ('paper_camera', "GenISP, the paper's design, without XYZ",
+     'configs/photos/genisp_yolox-nano_photos_camera_space.py', 'darkness'),
+    ('paper', "GenISP, the paper's design", 'configs/photos/genisp_yolox-nano_photos.py',
+     'darkness'),
 )
 ORACLE = ('oracle', 'Well-lit photo (oracle)')
 
@@ -67,6 +91,9 @@ def add_benchmark_arguments(parser, work_dir):
                         help='use the first N photos of each split (for a full COCO copy)')
     parser.add_argument('--darkness', type=float, nargs='+', default=[10, 50, 200],
                         help='scored darkness levels (times below a normal exposure)')
+    parser.add_argument('--train-darkness', type=float, nargs='+', default=[2, 10, 50, 200],
+                        help="the train camera's levels GenISP trains on (rendered for "
+                             'training when missing; the gated recipe needs clean captures too)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='training seeds of the learned ISPs (renders are fixed)')
     parser.add_argument('--render-seed', type=int, default=0)
@@ -74,6 +101,9 @@ def add_benchmark_arguments(parser, work_dir):
                         help='GenISP training epochs (default: the config\'s)')
     parser.add_argument('--data', default='data/coco-photos-raw')
     parser.add_argument('--work-dir', default=work_dir)
+    parser.add_argument('--isp-dir', default=None,
+                        help='where trained ISPs are kept (default: photo_isps beside the work '
+                             'dir, shared by the photo benchmarks)')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                         help='rendering processes')
 
@@ -86,6 +116,9 @@ def parse_args(argv=None):
     parser.add_argument('--detector-checkpoint', default=DETECTOR_CHECKPOINT,
                         help='MMDetection YOLOX-Nano checkpoint (written from --detector-onnx '
                         'when missing)')
+    parser.add_argument('--paper-design', action='store_true',
+                        help="also train and score the paper's GenISP design (and its "
+                             'camera-space ablation)')
     parser.add_argument('--no-pictures', action='store_true')
     return parser.parse_args(argv)
 
@@ -180,6 +213,68 @@ def render(args, data, env):
         print(' '.join(cmd[1:]), flush=True)
         if subprocess.run(cmd, cwd=REPO_ROOT, env=env).returncode != 0:
             raise SystemExit(f'rendering the {split} split failed (command above)')
+
+
+def render_with_train_levels(args, data, env, level_sets):
+    """:func:`render`, then the train camera's captures of every level in ``level_sets``
+    (lists of darkness levels) that is missing; returns ``{tuple(levels): merged annotation
+    file}`` for training."""
+    render(args, data, env)
+    missing = sorted({k for levels in level_sets for k in levels})
+    command = train_levels_command(args.coco_root, args.train_ann, args.train_img_dir, data,
+                                   missing, args.render_seed, args.max_images)
+    if command:
+        print(' '.join(command), flush=True)
+        if subprocess.run([sys.executable, *command], cwd=REPO_ROOT, env=env).returncode != 0:
+            raise SystemExit('rendering the train levels failed (command above)')
+    return {tuple(levels): merge_train_levels(data, levels) for levels in level_sets}
+
+
+def config_files(config) -> list:
+    """``config`` and every repo config it builds on - its ``_base_`` files and included
+    configs (``'{{ fileDirname }}/detectors/...'``), followed through the ``.py`` paths each
+    file names; ``mmdet::`` bases come with the pinned mmdet. What a result depends on."""
+    found, pending = [], [config]
+    while pending:
+        path = osp.normpath(pending.pop(0))
+        if path in found or not osp.isfile(osp.join(REPO_ROOT, path)):
+            continue
+        found.append(path)
+        with open(osp.join(REPO_ROOT, path)) as f:
+            text = re.sub(r'(?m)^\s*#.*$', '', f.read())  # paths in comments are not read
+        for name in re.findall(r"""['"]([^'"\n]+\.py)['"]""", text):
+            if '::' in name:
+                continue
+            if '{{' in name:
+                name = re.sub(r'\{\{\s*fileDirname\s*\}\}', osp.dirname(path), name)
+            else:
+                name = osp.join(osp.dirname(path), name)
+            pending.append(name)
+    return [osp.join(REPO_ROOT, path) for path in found]
+
+
+def detector_options(detectors):
+    """--cfg-options giving a training config its detectors' checkpoints: ``detectors[0]``
+    is its main detector, the others its ``also_through`` entries."""
+    return [f'model.detector_checkpoint={detectors[0]}'] + [
+        f'model.also_through.{i}.detector_checkpoint={path}'
+        for i, path in enumerate(detectors[1:])]
+
+
+def isp_training(label, config, detectors, data, train_ann, seed, epochs, isp_dir):
+    """The :func:`train_all` spec of one learned ISP: ``config`` trained with tools/train.py
+    through ``detectors`` (checkpoints, the config's main one first) on the captures of
+    ``annotations/<train_ann>``. Its folder under ``isp_dir`` and its cache key depend only on
+    what the training reads, so every benchmark asking for the same training shares it."""
+    stem = osp.splitext(osp.basename(config))[0]
+    levels = re.sub(r'^.*_train_?|\.json$', '', train_ann) or 'benchmark'
+    options = [f'randomness.seed={seed}', f'train_dataloader.dataset.ann_file=annotations/'
+               f'{train_ann}', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
+               *detector_options(detectors), *epochs]
+    key = fingerprint(*config_files(config), *detectors, rendering_key(data, [train_ann]),
+                      options, *package_sources())
+    return (f'{label} (seed {seed})', config,
+            osp.join(isp_dir, f'{stem}_{levels}_seed{seed}'), options, key)
 
 
 #: per detector: its converter and what the official weights are, for the error when missing
@@ -284,42 +379,38 @@ def main(argv=None):
     env = dict(os.environ, GENISP_PHOTOS_ROOT=data.rstrip('/') + '/',
                GENISP_COCO_ROOT=coco_root.rstrip('/') + '/')
     subsets = subset_names((TRAIN_CAMERA, *TEST_CAMERAS), args.darkness)
+    isp_dir = osp.abspath(args.isp_dir or osp.join(osp.dirname(work_dir), 'photo_isps'))
+    methods = METHODS + (PAPER_DESIGN if args.paper_design else ())
 
     with Step('YOLOX-Nano, COCO-pretrained: official weights -> MMDetection checkpoint'):
         detector = osp.abspath(args.detector_checkpoint)
         convert_detector(osp.abspath(args.detector_onnx), detector, env, **YOLOX_NANO_CONVERSION)
 
     with Step(f'Unprocessing the photos of {coco_root} into dark RAW captures ({data})'):
-        render(args, data, env)
+        train_anns = render_with_train_levels(
+            args, data, env, [getattr(args, levels) for *_, levels in methods if levels])
         check_same_annotations(data, 'val', subsets)
-        merge_darkness_levels(data, TRAIN_CAMERA, 'train', args.darkness)
-    data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets]
-                             + [f'{TRAIN_CAMERA}_{darkness_tag(k)}_train.json'
-                                for k in args.darkness] + [f'{TRAIN_CAMERA}_train.json'])
+    data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets])
 
     epochs = [f'train_cfg.max_epochs={args.epochs}'] if args.epochs else []
-    learned = [(key, label, config) for key, label, config, is_learned in METHODS if is_learned]
-    with Step(f'Training GenISP on {TRAIN_CAMERA} (train photos, every darkness level) through '
-              f'the frozen YOLOX-Nano, with and without XYZ, seeds {args.seeds}'):
-        specs = [(f'{label} (seed {seed})', config, osp.join(work_dir, f'{key}_seed{seed}'),
-                  # tools/test.py scores every (camera, darkness) pair next: no validation
-                  [f'model.detector_checkpoint={detector}', f'randomness.seed={seed}',
-                   'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None', *epochs],
-                  fingerprint(config, 'configs/photos/genisp_yolox-nano_photos.py',
-                              'configs/photos/_base_/photos_data.py', detector, data_key,
-                              seed, epochs, *package_sources()))
-                 for seed in args.seeds for key, label, config in learned]
-        finals = train_all(specs, env)
-        checkpoints = {(spec[2]): final for spec, final in zip(specs, finals)}
+    learned = [(key, label, config, train_anns[tuple(getattr(args, levels))])
+               for key, label, config, levels in methods if levels]
+    with Step(f'Training GenISP on {TRAIN_CAMERA} (train photos) through the frozen '
+              f'YOLOX-Nano, with and without XYZ, seeds {args.seeds}'):
+        runs = [(f'{key}_seed{seed}', isp_training(label, config, [detector], data, train_ann,
+                                                   seed, epochs, isp_dir))
+                for seed in args.seeds for key, label, config, train_ann in learned]
+        finals = train_all([spec for _, spec in runs], env)
+        checkpoints = {run: final for (run, _), final in zip(runs, finals)}
 
     with Step('Scoring every pipeline on every (camera, darkness) pair with tools/test.py'):
         jobs, results = [], {}
-        for key, label, config, is_learned in METHODS:
+        for key, label, config, is_learned in methods:
             for seed in (args.seeds if is_learned else [None]):
                 run = key if seed is None else f'{key}_seed{seed}'
                 eval_dir = osp.join(work_dir, 'eval', run)
                 eval_config = evaluation_config(config, eval_dir, data, subsets)
-                ckpt = checkpoints[osp.join(work_dir, run)] if is_learned else None
+                ckpt = checkpoints[run] if is_learned else None
                 seed_label = label if seed is None else f'{label} (seed {seed})'
                 jobs.append(evaluation(
                     results.setdefault(key, {}), str(seed), seed_label, eval_config, ckpt,
@@ -342,7 +433,7 @@ def main(argv=None):
         write_photos_report(work_dir, data, results, dict(
             train_camera=TRAIN_CAMERA, test_cameras=list(TEST_CAMERAS),
             darkness=[darkness_tag(k) for k in args.darkness], seeds=args.seeds,
-            methods=[m[:3] for m in METHODS], oracle=ORACLE,
+            methods=[m[:3] for m in methods], oracle=ORACLE,
             val_photos=osp.join(coco_root, args.val_img_dir),
             detector=detector, checkpoints=checkpoints,
             work_dir=work_dir, pictures=not args.no_pictures),

@@ -14,6 +14,8 @@ NanoDet-m (320, BGR ImageNet mean/std):
 3. per seed, train the gated GenISP recipe (configs/photos/*_residual_gated.py) on the
    Sony RX100 VII's train captures three times: through the frozen YOLOX-Nano, through the
    frozen NanoDet-m, and through both at once (summed losses, FrozenDetector(also_through));
+   kept in ``--isp-dir`` like tools/demo/run_photos.py's (the first is its GenISP: trained
+   once for both);
 4. score each detector on the unseen cameras' val captures at every darkness level behind:
    LibRaw's ISP, packed RAW + gain + gamma, and each of the three ISPs (tools/test.py
    --isp-from: the ISP alone, in front of that detector's own config); and on the well-lit
@@ -31,7 +33,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 import time
 
@@ -43,9 +44,9 @@ from tools.demo.run_demo import (Step, fingerprint, package_sources, read_metric
 from tools.demo.run_photos import (DETECTOR_CHECKPOINT, DETECTOR_ONNX, TEST_CAMERAS,  # noqa: E402
                                    TRAIN_CAMERA, YOLOX_NANO_CONVERSION,
                                    add_benchmark_arguments, convert_detector,
-                                   darkness_tag, evaluation, evaluation_config,
-                                   merge_train_levels, printed, render, rendering_key,
-                                   report_subset_metrics, subset_names, train_levels_command)
+                                   darkness_tag, evaluation, evaluation_config, isp_training,
+                                   printed, render_with_train_levels, rendering_key,
+                                   report_subset_metrics, subset_names)
 
 PHOTOS = 'configs/photos'
 #: detector key -> what scoring it needs: its oracle config (plain mmdet on the well-lit
@@ -77,20 +78,12 @@ ISPS = (
      f'{PHOTOS}/genisp_yolox-nano_nanodet-m_photos_residual_gated.py',
      ('yolox-nano', 'nanodet-m')),
 )
-#: the configs every training config above is built from (a change retrains)
-RECIPE_BASES = (f'{PHOTOS}/genisp_yolox-nano_photos_residual_gated.py',
-                f'{PHOTOS}/genisp_yolox-nano_photos_residual_wb.py',
-                f'{PHOTOS}/genisp_yolox-nano_photos.py', f'{PHOTOS}/_base_/photos_data.py',
-                'configs/detectors/nanodet-m.py')
 NANODET_WEIGHTS = '../shared/detectors/nanodet_m/nanodet_m.pth'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add_benchmark_arguments(parser, 'work_dirs/photos_detectors')
-    parser.add_argument('--train-darkness', type=float, nargs='+', default=[2, 10, 50, 200],
-                        help="the train camera's levels the ISPs train on (the gated recipe "
-                             'also sees 2x captures)')
     for det, spec in DETECTORS.items():
         parser.add_argument(f'--{det.split("-")[0]}-checkpoint', dest=f'{det}_checkpoint',
                             default=spec['checkpoint'], metavar='CKPT',
@@ -106,25 +99,6 @@ def convert_detectors(checkpoints, env):
                      converter='tools/model_converters/nanodet_to_mmdet.py',
                      weights="NanoDet-m weights (RangiLyu's COCO checkpoint; see "
                              '../shared/detectors/nanodet_m/README.md)')
-
-
-def detector_options(through, detectors):
-    """--cfg-options giving a training config of :data:`ISPS` the detectors' checkpoints
-    (``through[0]`` is its main detector, the others its ``also_through`` entries)."""
-    return [f'model.detector_checkpoint={detectors[through[0]]}'] + [
-        f'model.also_through.{i}.detector_checkpoint={detectors[det]}'
-        for i, det in enumerate(through[1:])]
-
-
-def render_all(args, data, env):
-    render(args, data, env)
-    command = train_levels_command(args.coco_root, args.train_ann, args.train_img_dir, data,
-                                   args.train_darkness, args.render_seed, args.max_images)
-    if command:
-        print(' '.join(command), flush=True)
-        if subprocess.run([sys.executable, *command], cwd=REPO_ROOT, env=env).returncode != 0:
-            raise SystemExit('rendering the train levels failed (command above)')
-    return merge_train_levels(data, args.train_darkness)
 
 
 def oracle_label(spec):
@@ -210,27 +184,24 @@ def main(argv=None):
     detectors = {det: osp.abspath(getattr(args, f'{det}_checkpoint')) for det in DETECTORS}
     with Step('YOLOX-Nano and NanoDet-m, COCO-pretrained: official weights -> MMDetection'):
         convert_detectors(detectors, env)
-        weights = list(detectors.values())
 
     with Step(f'Unprocessing the photos of {coco_root} into dark RAW captures ({data})'):
-        train_ann = render_all(args, data, env)
-    data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets]
-                             + [train_ann])
+        train_ann = render_with_train_levels(args, data, env, [args.train_darkness])[
+            tuple(args.train_darkness)]
+    data_key = rendering_key(data, [f'{camera}_{tag}_val.json' for camera, tag in subsets])
+    isp_dir = osp.abspath(args.isp_dir or osp.join(osp.dirname(work_dir), 'photo_isps'))
 
     epochs = [f'train_cfg.max_epochs={args.epochs}'] if args.epochs else []
     with Step(f'Training the gated GenISP through each detector and through both, seeds '
               f'{args.seeds}'):
-        specs = [(f'{label} (seed {seed})', config, osp.join(work_dir, f'{key}_seed{seed}'),
-                  [f'randomness.seed={seed}', f'train_dataloader.dataset.ann_file=annotations/'
-                   f'{train_ann}', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
-                   *detector_options(through, detectors), *epochs],
-                  fingerprint(config, *RECIPE_BASES, *weights, data_key, seed, epochs,
-                              *package_sources()))
-                 for seed in args.seeds for key, label, config, through in ISPS]
+        runs = [(f'{key}_seed{seed}', isp_training(
+                    label, config, [detectors[det] for det in through], data, train_ann, seed,
+                    epochs, isp_dir))
+                for seed in args.seeds for key, label, config, through in ISPS]
         # three at a time, one thread each (the three of a seed together): two at a time
         # left a core idle while the longest (through both detectors) ran alone at the end
-        finals = train_all(specs, env, at_once=len(ISPS))
-        checkpoints = {osp.basename(spec[2]): final for spec, final in zip(specs, finals)}
+        finals = train_all([spec for _, spec in runs], env, at_once=len(ISPS))
+        checkpoints = {run: final for (run, _), final in zip(runs, finals)}
 
     with Step('Scoring each detector behind every pipeline on the unseen cameras'):
         jobs, results = [], {}
