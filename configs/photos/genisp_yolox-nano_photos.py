@@ -1,9 +1,10 @@
-# GenISP on real COCO photographs captured in the dark by simulated cameras, in front of the
-# frozen, COCO-pretrained YOLOX-Nano (official Megvii weights converted by
-# tools/model_converters/yolox_onnx_to_mmdet.py). Trained on the Sony RX100 VII's captures of
-# the train photos at every darkness level; tools/demo/run_photos.py scores it on the val photos
-# of all five cameras.
-#   python tools/demo/run_photos.py --coco-root ../shared/datasets/coco-photos
+# GenISP as the paper designed it, on real COCO photographs captured in the dark by simulated
+# cameras, in front of the frozen, COCO-pretrained YOLOX-Nano (official Megvii weights
+# converted by tools/model_converters/yolox_onnx_to_mmdet.py). Trained on the Sony RX100 VII's
+# captures of the train photos at the benchmark's darkness levels; tools/demo/run_photos.py
+# scores it on the val photos of all five cameras with --paper-design (the benchmark's own
+# GenISP is genisp_yolox-nano_photos_residual_gated.py, built on this config).
+#   python tools/demo/run_photos.py --coco-root ../shared/datasets/coco-photos --paper-design
 _base_ = [
     './_base_/photos_data.py',
     '../_base_/schedules/genisp_adam_15e.py',

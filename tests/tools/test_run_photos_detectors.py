@@ -156,6 +156,19 @@ def test_both_photo_benchmarks_share_the_isp_trained_through_yolox(tmp_path, mon
     keys = [spec[4] for spec in (*photos.values(), *detectors.values())]
     assert len(set(keys)) == 4
 
+    # the key follows the configs' code, not their comments
+    tool = load_tool('demo/run_photos')
+    config = tmp_path / 'isp.py'
+    monkeypatch.setattr(tool, 'config_files', lambda _: [str(config)])
+
+    def key(text):
+        config.write_text(text)
+        return tool.isp_training('GenISP', 'isp.py', [str(yolox)], str(tmp_path / 'data'),
+                                 'sony_rx100m7_train_x2-x10.json', 0, [], str(isps))[4]
+    base = key("# the recipe\nlr = 2e-4\n")
+    assert key("# the recipe, reworded\n  # more words\nlr = 2e-4\n") == base
+    assert key("# the recipe\nlr = 2e-3\n") != base
+
     # the key follows the detector's weights
     yolox.write_bytes(b'other yolox weights')
     again = _training_specs('demo/run_photos', [

@@ -253,6 +253,12 @@ def config_files(config) -> list:
     return [osp.join(REPO_ROOT, path) for path in found]
 
 
+def config_code(path) -> str:
+    """A config file's text without its comment lines: a reworded comment does not retrain."""
+    with open(path) as f:
+        return re.sub(r'(?m)^[ \t]*#.*\n?', '', f.read())
+
+
 def detector_options(detectors):
     """--cfg-options giving a training config its detectors' checkpoints: ``detectors[0]``
     is its main detector, the others its ``also_through`` entries."""
@@ -271,8 +277,8 @@ def isp_training(label, config, detectors, data, train_ann, seed, epochs, isp_di
     options = [f'randomness.seed={seed}', f'train_dataloader.dataset.ann_file=annotations/'
                f'{train_ann}', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
                *detector_options(detectors), *epochs]
-    key = fingerprint(*config_files(config), *detectors, rendering_key(data, [train_ann]),
-                      options, *package_sources())
+    key = fingerprint(*map(config_code, config_files(config)), *detectors,
+                      rendering_key(data, [train_ann]), options, *package_sources())
     return (f'{label} (seed {seed})', config,
             osp.join(isp_dir, f'{stem}_{levels}_seed{seed}'), options, key)
 
