@@ -150,10 +150,10 @@ def check_same_annotations(data, split, subsets):
                              f'{names[0]}; re-render the benchmark')
 
 
-def merge_darkness_levels(data, camera, split, darkness, name=None):
-    """``annotations/<camera>_<split>.json`` (or ``annotations/<name>``): every darkness
-    level of a camera's captures in one file (file names relative to ``<camera>/``, image
-    and annotation ids made unique), which the training configs read."""
+def merge_darkness_levels(data, camera, split, darkness, name):
+    """``annotations/<name>``: every darkness level of a camera's captures in one file (file
+    names relative to ``<camera>/``, image and annotation ids made unique), which the
+    training configs read."""
     merged, images, annotations = None, [], []
     for k in darkness:
         tag = darkness_tag(k)
@@ -168,7 +168,7 @@ def merge_darkness_levels(data, camera, split, darkness, name=None):
         for ann in coco['annotations']:
             annotations.append(dict(ann, id=len(annotations) + 1, image_id=ids[ann['image_id']]))
     merged = dict(merged, images=images, annotations=annotations)
-    path = osp.join(data, 'annotations', name or f'{camera}_{split}.json')
+    path = osp.join(data, 'annotations', name)
     with open(path + '.tmp', 'w') as f:
         json.dump(merged, f)
     os.replace(path + '.tmp', path)
@@ -240,9 +240,9 @@ def config_files(config) -> list:
         if path in found or not osp.isfile(osp.join(REPO_ROOT, path)):
             continue
         found.append(path)
-        with open(osp.join(REPO_ROOT, path)) as f:
-            text = re.sub(r'(?m)^\s*#.*$', '', f.read())  # paths in comments are not read
-        for name in re.findall(r"""['"]([^'"\n]+\.py)['"]""", text):
+        # paths named in comments are not read
+        for name in re.findall(r"""['"]([^'"\n]+\.py)['"]""",
+                               config_code(osp.join(REPO_ROOT, path))):
             if '::' in name:
                 continue
             if '{{' in name:
