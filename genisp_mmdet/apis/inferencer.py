@@ -59,7 +59,8 @@ class RawInferenceResult:
             ``rendering_scale``.
         rendering_scale: ``(sx, sy)``: rendering pixel = frame pixel x ``(sx, sy)``.
         isp_params: GenISP's per-image parameters when asked for: ``wb_gains`` (3 floats,
-            ConvWB), ``cc_matrix`` (3x3 nested list, ConvCC). ``None`` for fixed ISPs.
+            ConvWB), ``cc_matrix`` (3x3 nested list, ConvCC) as applied, and ``noise_gate``
+            (a float in (0, 1)) for a noise-gated GenISP. ``None`` for fixed ISPs.
         data_sample: mmdet's prediction, boxes in the packed image's frame (``ori_shape``).
     """
 
@@ -173,7 +174,7 @@ class GenISPInferencer:
         meta = self._load_weights(weights, isp_only)
         self.model.to(self.device).eval()
         self.classes = dataset_classes(meta, cfg, _num_classes(self.model))
-        self.pipeline, self.array_pipeline = self._pipelines(cfg)
+        self.pipeline, self.array_pipeline = self.test_pipelines(cfg)
 
     # ------------------------------------------------------------------ setup
     def _load_weights(self, weights: Optional[str], isp_only: bool = False) -> Optional[dict]:
@@ -193,7 +194,9 @@ class GenISPInferencer:
         return None if isp_only else meta
 
     @staticmethod
-    def _pipelines(cfg: Config) -> Tuple[Compose, Compose]:
+    def test_pipelines(cfg: Config) -> Tuple[Compose, Compose]:
+        """The config's test pipeline without its annotation transforms: from a file
+        (``dict(img_path=...)``) and after loading (a packed RAW array)."""
         dataset = cfg.test_dataloader.dataset
         while 'dataset' in dataset:  # wrappers such as RepeatDataset
             dataset = dataset.dataset
@@ -253,6 +256,8 @@ class GenISPInferencer:
         if return_isp_params and 'wb_gains' in isp_out:
             params = dict(wb_gains=isp_out['wb_gains'].tolist(),
                           cc_matrix=isp_out['cc_matrix'].tolist())
+            if 'noise_gate' in isp_out:
+                params['noise_gate'] = float(isp_out['noise_gate'])
         return RawInferenceResult(
             source=sample.img_path,
             bboxes=instances.bboxes.cpu().numpy().astype(np.float32) * to_frame,

@@ -207,16 +207,35 @@ class ShallowConvNet(nn.Module):
         return x
 
 
+#: what :func:`estimate_noise` measures the noise of
+NOISE_SIGNALS = ('luminance', 'chroma')
+
+
 @torch.no_grad()
-def estimate_noise(x: torch.Tensor) -> torch.Tensor:
+def estimate_noise(x: torch.Tensor, signal: str = 'luminance') -> torch.Tensor:
     """Per-image noise level of ``x (B, 3, H, W)``: the robust (median absolute deviation)
-    standard deviation of the channel mean's second difference along rows, scaled for white
-    noise. Textures raise it somewhat; it is a monotone proxy, not a calibrated measure.
-    Returns ``(B,)``."""
-    y = x.float().mean(dim=1)
-    d = (y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]).flatten(1)
-    mad = _lower_median((d - _lower_median(d)[:, None]).abs())
-    return 1.4826 * mad / 6 ** 0.5
+    standard deviation of a signal's second difference along rows, scaled for white noise.
+
+    ``signal='luminance'``: the channel mean. Scene texture raises it as much as noise does
+    (natural images put most of their detail there), so it ranks captures of one scene by noise
+    but mixes textured clean captures with flat noisy ones. ``'chroma'``: the differences of the
+    outer channels from the middle one (``x0 - x1``, ``x2 - x1``; root mean square of their two
+    levels). Each channel's sensor noise is independent of the others' before the colour
+    conversion and survives it, while scene texture is mostly common to the channels and
+    cancels, so this reads noise far more than texture. A monotone proxy, not a calibrated
+    measure. Returns ``(B,)``.
+    """
+    if signal not in NOISE_SIGNALS:
+        raise ValueError(f'signal must be one of {NOISE_SIGNALS}, got {signal!r}')
+    x = x.float()
+    signals = [x.mean(dim=1)] if signal == 'luminance' else [x[:, 0] - x[:, 1],
+                                                             x[:, 2] - x[:, 1]]
+    variance = 0.0
+    for y in signals:
+        d = (y[..., 2:] - 2 * y[..., 1:-1] + y[..., :-2]).flatten(1)
+        mad = _lower_median((d - _lower_median(d)[:, None]).abs())
+        variance = variance + (1.4826 * mad) ** 2 / 6
+    return (variance / len(signals)).sqrt()
 
 
 def _lower_median(values: torch.Tensor) -> torch.Tensor:
@@ -258,6 +277,9 @@ class GenISP(BaseModule):
             and ``b`` learned from zero: lets one ConvNet correct noisy captures strongly and
             clean ones little (the factor 4 lets Adam span the gate within a few hundred
             steps).
+        noise_signal: what the gate measures the noise of (:func:`estimate_noise`):
+            ``'luminance'`` (texture raises it too) or ``'chroma'`` (the channel
+            differences, where scene texture mostly cancels).
         compile_convnet: run the shallow ConvNet through ``torch.compile`` (``True``, or a
             dict of ``torch.compile`` keyword arguments). It is memory-bound at full
             resolution (16- and 64-channel maps of the whole image) and inductor fuses its
@@ -280,6 +302,7 @@ class GenISP(BaseModule):
                  max_gain: float = 16.0, max_matrix_delta: float = 2.0,
                  eps: float = 1e-6, residual_to: str | None = None,
                  residual_mean: float = 0.18, noise_gate: bool = False,
+                 noise_signal: str = 'luminance',
                  compile_convnet: bool | Dict = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if residual_to not in (None, 'xyz', 'camera'):
@@ -288,6 +311,10 @@ class GenISP(BaseModule):
         if noise_gate and residual_to is None:
             raise ValueError('noise_gate scales the correction of residual_to; set both')
         self.noise_gate = nn.Parameter(torch.zeros(2)) if noise_gate else None
+        if noise_signal not in NOISE_SIGNALS:
+            raise ValueError(f'noise_signal must be one of {NOISE_SIGNALS}, got '
+                             f'{noise_signal!r}')
+        self.noise_signal = noise_signal
         self.thumbnail_size = thumbnail_size
         self.use_wb, self.use_cc, self.eps = use_wb, use_cc, eps
         self.conv_wb = ConvWB(max_gain, **(param_net or {})) if use_wb else None
@@ -357,21 +384,27 @@ class GenISP(BaseModule):
 
     def forward_with_params(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Like ``forward`` but returns ``dict(image, wb_gains (B, 3), cc_matrix (B, 3, 3),
-        white_balanced, color_corrected)`` (the latter two exposure-normalised) for
-        inspection and visualisation."""
+        white_balanced, color_corrected)`` (the latter two exposure-normalised), and
+        ``noise_gate (B,)`` with a noise gate, for inspection and visualisation."""
         x, thumb = self.normalize_exposure(x)
         gains, matrix = self.params_from_thumbnail(thumb)
         balanced = apply_channel_gains(x, gains)
         corrected = apply_color_matrix(balanced, matrix)
         image = self.run_convnet(corrected)
+        out = dict(wb_gains=gains, cc_matrix=matrix, white_balanced=balanced,
+                   color_corrected=corrected)
         if self.noise_gate is not None:
-            z = torch.log(estimate_noise(corrected).clamp_min(1e-6)) + 2.5
-            gate = torch.sigmoid(4.0 * (self.noise_gate[0] * z + self.noise_gate[1]))
+            out['noise_gate'] = gate = self.gate(corrected)
             image = image * gate.view(-1, 1, 1, 1).to(image.dtype)
         if self.residual_to is not None:
             image = image + self.fixed_rendering(corrected)
-        return dict(image=image, wb_gains=gains, cc_matrix=matrix,
-                    white_balanced=balanced, color_corrected=corrected)
+        return dict(out, image=image)
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The noise gate ``(B,)`` in (0, 1) for the colour-corrected, exposure-normalised
+        images ``x (B, 3, H, W)`` the ConvNet corrects (see ``noise_gate``)."""
+        z = torch.log(estimate_noise(x, self.noise_signal).clamp_min(1e-6)) + 2.5
+        return torch.sigmoid(4.0 * (self.noise_gate[0] * z + self.noise_gate[1]))
 
     def fixed_rendering(self, x: torch.Tensor) -> torch.Tensor:
         """The picture the ConvNet corrects when ``residual_to`` is set: ``x`` (exposure

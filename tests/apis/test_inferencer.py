@@ -158,3 +158,21 @@ def test_an_isp_trained_through_another_detector(tmp_path):
     assert isp and all(torch.equal(v, trained[f'data_preprocessor.isp.{k}'])
                        for k, v in isp.items())
     assert len(paired.classes) == 80  # the detector's classes, not the demo's
+
+
+def test_a_noise_gated_isp_reports_its_gate(inferencer, dngs, tmp_path):
+    options = {'model.data_preprocessor.isp.residual_to': 'xyz',
+               'model.data_preprocessor.isp.noise_gate': True,
+               'model.data_preprocessor.isp.noise_signal': 'chroma'}
+    checkpoint = save_genisp_checkpoint(tmp_path / 'gated.pth', cfg_options=options)
+    gated = GenISPInferencer(DEMO_CONFIG, checkpoint, 'cpu', cfg_options=dict(KEEP_ALL, **options))
+    with torch.no_grad():
+        gated.model.data_preprocessor.isp.noise_gate.copy_(torch.tensor([1.0, 0.3]))
+    result = gated(str(dngs[0]), return_isp_params=True)[0]
+    batch = pseudo_collate([gated.pipeline(dict(img_path=str(dngs[0]), img_id=0))])
+    with torch.no_grad():
+        params = gated.model.data_preprocessor.isp.forward_with_params(batch['inputs'][0][None])
+    assert result.isp_params['noise_gate'] == pytest.approx(float(params['noise_gate'][0]))
+    assert 0.0 < result.isp_params['noise_gate'] < 1.0
+    # an ISP without a gate reports none
+    assert 'noise_gate' not in inferencer(str(dngs[0]), return_isp_params=True)[0].isp_params

@@ -273,3 +273,44 @@ def test_noise_gate_starts_neutral_and_needs_the_residual():
     assert isp.noise_gate.grad.abs().min() > 0  # both gate parameters learn
     with pytest.raises(ValueError, match='noise_gate scales the correction of residual_to'):
         GenISP(noise_gate=True)
+
+
+
+def test_chroma_noise_estimate_reads_noise_where_texture_fools_the_luminance_one():
+    from genisp_mmdet.models.genisp import estimate_noise
+    g = torch.Generator().manual_seed(0)
+    # grey texture (common to the channels) of strength 0.05, flat and textured, each with
+    # independent channel noise of 0.01 and 0.04
+    texture = 0.05 * torch.randn(1, 1, 96, 128, generator=g)
+    scenes = torch.cat([torch.zeros(1, 1, 96, 128), texture]).expand(2, 3, 96, 128)
+    sigma = torch.tensor([0.01, 0.04])
+    noisy = [0.3 + scenes + s * torch.randn(2, 3, 96, 128, generator=g) for s in sigma]
+    chroma = [estimate_noise(x, 'chroma') for x in noisy]
+    luminance = [estimate_noise(x, 'luminance') for x in noisy]
+    for level, s in zip(chroma, sigma):  # texture or not: the channel noise, sqrt(2) for a difference
+        torch.testing.assert_close(level, (2 ** 0.5 * s).expand(2), rtol=0.1, atol=0)
+    # the luminance estimate ranks the clean textured scene above the flat noisy one
+    assert float(luminance[0][1]) > float(luminance[1][0])
+    assert float(chroma[0][1]) < float(chroma[1][0])
+    with pytest.raises(ValueError, match='signal must be one of'):
+        estimate_noise(noisy[0], 'green')
+
+
+@pytest.mark.parametrize('signal', ['luminance', 'chroma'])
+def test_noise_gate_reads_its_signal_and_reports_the_gate(signal):
+    from genisp_mmdet.models.genisp import estimate_noise
+    torch.manual_seed(0)
+    isp = GenISP(residual_to='xyz', noise_gate=True, noise_signal=signal)
+    with torch.no_grad():
+        isp.noise_gate.copy_(torch.tensor([1.0, 0.5]))
+        isp.convnet.body[-1].bias.fill_(0.2)
+    x = torch.rand(2, 3, 40, 56) * torch.tensor([0.002, 0.02]).view(2, 1, 1, 1)
+    out = isp.forward_with_params(x)
+    z = torch.log(estimate_noise(out['color_corrected'], signal)) + 2.5
+    torch.testing.assert_close(out['noise_gate'], torch.sigmoid(4 * (z + 0.5)))
+    # the correction (the ConvNet's bias here) is scaled by the gate
+    ungated = isp.run_convnet(out['color_corrected'])
+    fixed = isp.fixed_rendering(out['color_corrected'])
+    torch.testing.assert_close(out['image'], fixed + out['noise_gate'].view(2, 1, 1, 1) * ungated)
+    with pytest.raises(ValueError, match='noise_signal must be one of'):
+        GenISP(residual_to='xyz', noise_gate=True, noise_signal='green')

@@ -5,9 +5,8 @@
         [--max-per-glob 12]
 
 For each glob of RAW files: the gate ``sigmoid(4 (a z + b))`` (``GenISP(noise_gate=True)``)
-per file, computed as the ISP computes it - the config's test pipeline up to its packing
-(loading, resize, white balance), exposure normalisation, ConvWB, ConvCC, the noise estimate -
-and printed as median and range. 0: the capture gets the fixed rendering; 1: the full
+per file, as the ISP computes it on the config's test pipeline's input (loading, resize, white
+balance), printed as median and range. 0: the capture gets the fixed rendering; 1: the full
 correction.
 """
 from __future__ import annotations
@@ -28,15 +27,8 @@ from genisp_mmdet.apis import GenISPInferencer  # noqa: E402
 
 
 def gate_of(isp, image: torch.Tensor) -> float:
-    from genisp_mmdet.color import apply_channel_gains, apply_color_matrix
-    from genisp_mmdet.models.genisp import estimate_noise
     with torch.no_grad():
-        x, thumb = isp.normalize_exposure(image[None])
-        gains, matrix = isp.params_from_thumbnail(thumb)
-        corrected = apply_color_matrix(apply_channel_gains(x, gains), matrix)
-        z = torch.log(estimate_noise(corrected).clamp_min(1e-6)) + 2.5
-        a, b = isp.noise_gate
-        return float(torch.sigmoid(4.0 * (a * z + b)))
+        return float(isp.forward_with_params(image[None])['noise_gate'])
 
 
 def main(argv=None) -> int:
