@@ -4,9 +4,8 @@
 # reads well while a noisy one gets the learned correction. The gate's two parameters learn at
 # 50x the rate (at 2e-4 they moved 0.02 in three epochs: the gate stayed at 1/2 everywhere).
 # Train it on the RX100 VII's captures at 2x as well, so that clean captures are seen too
-# (README, photos). The ISP recipe of make photos-detectors (tools/demo/run_photos_detectors.py);
-# make photos' GenISP is this recipe with the gate reading the colour differences' noise
-# (genisp_yolox-nano_photos_residual_gated_chroma.py). Alone:
+# (README, photos). The photo benchmark's GenISP (make photos; tools/demo/run_photos.py trains
+# and scores it), or alone:
 #   python tools/analysis_tools/score_photos_config.py \
 #       configs/photos/genisp_yolox-nano_photos_residual_gated.py --work-dir DIR --train \
 #       --seed 0 --train-darkness 2 10 50 200

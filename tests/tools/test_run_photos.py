@@ -110,8 +110,7 @@ def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     assert len(merged['images']) == 9 and len({im['id'] for im in merged['images']}) == 9
     assert {im['file_name'].split('/')[0] for im in merged['images']} == {'x2', 'x10', 'x200'}
     assert not (data / 'sony_rx100m7' / 'x2' / 'val').exists()
-    trained = (tmp_path / 'photo_isps' /
-               'genisp_yolox-nano_photos_residual_gated_chroma_x2-x10-x200_seed1')
+    trained = tmp_path / 'photo_isps' / 'genisp_yolox-nano_photos_residual_gated_x2-x10-x200_seed1'
     assert 'annotations/sony_rx100m7_train_x2-x10-x200.json' in (trained / 'train.log').read_text()
 
     # a single config scored by the analysis tool gets the benchmark's own numbers

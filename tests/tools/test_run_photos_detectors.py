@@ -111,12 +111,9 @@ class _StopAfterTrainingSpecs(Exception):
     pass
 
 
-def _training_specs(tool_name, argv, monkeypatch, methods=None):
-    """The trainings a benchmark driver asks for (``{folder: spec}``), stopping it there
-    (``methods``: run_photos' ``METHODS`` instead of its own)."""
+def _training_specs(tool_name, argv, monkeypatch):
+    """The trainings a benchmark driver asks for (``{folder: spec}``), stopping it there."""
     tool = load_tool(tool_name)
-    if methods is not None:
-        monkeypatch.setattr(tool, 'METHODS', methods)
     asked = []
 
     def record(specs, env, **kwargs):
@@ -128,10 +125,9 @@ def _training_specs(tool_name, argv, monkeypatch, methods=None):
     return {spec[2]: spec for spec in asked}
 
 
-def test_photo_benchmarks_share_the_trainings_of_a_config_both_train(tmp_path, monkeypatch):
-    """A config both drivers train - run_photos' GenISP set to the gated recipe that
-    run_photos_detectors trains through YOLOX-Nano - is one training (same folder, options and
-    cache key), so running both trains it once; different recipes are not taken for it."""
+def test_both_photo_benchmarks_share_the_isp_trained_through_yolox(tmp_path, monkeypatch):
+    """run_photos' GenISP and run_photos_detectors' ISP trained through YOLOX-Nano are one
+    training (same folder, options and cache key), so running both trains it once."""
     rng = np.random.default_rng(1)
     coco = tmp_path / 'coco'
     _photo_folder(coco, 'train', 2, rng)
@@ -144,27 +140,21 @@ def test_photo_benchmarks_share_the_trainings_of_a_config_both_train(tmp_path, m
               '--val-img-dir', 'val', '--darkness', '10', '--train-darkness', '2', '10',
               '--seeds', '0', '--data', str(tmp_path / 'data'), '--workers', '1']
     monkeypatch.chdir(REPO_ROOT)
-    photos_args = [*common, '--work-dir', str(tmp_path / 'photos'), '--detector-checkpoint',
-                   str(yolox)]
-    own = _training_specs('demo/run_photos', photos_args, monkeypatch)
+    photos = _training_specs('demo/run_photos', [
+        *common, '--work-dir', str(tmp_path / 'photos'), '--detector-checkpoint', str(yolox)],
+        monkeypatch)
     detectors = _training_specs('demo/run_photos_detectors', [
         *common, '--work-dir', str(tmp_path / 'photos_detectors'), '--yolox-checkpoint',
         str(yolox), '--nanodet-checkpoint', str(nanodet)], monkeypatch)
+
     isps = tmp_path / 'photo_isps'
     shared = str(isps / 'genisp_yolox-nano_photos_residual_gated_x2-x10_seed0')
+    assert set(photos) == {shared, str(
+        isps / 'genisp_yolox-nano_photos_residual_gated_camera_space_x2-x10_seed0')}
     assert shared in detectors and len(detectors) == 3
-    # make photos' GenISP (the chroma-gated recipe) and its ablation are trainings of their own
-    assert set(own) == {str(isps / f'genisp_yolox-nano_photos_residual_gated_chroma{ablation}'
-                                   '_x2-x10_seed0') for ablation in ('', '_camera_space')}
-    keys = [spec[4] for spec in (*own.values(), *detectors.values())]
-    assert len(set(keys)) == 5
-
-    gated = ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated.py',
-             'train_darkness')
-    with_gated = (*load_tool('demo/run_photos').METHODS[:-1], gated)
-    photos = _training_specs('demo/run_photos', photos_args, monkeypatch, methods=with_gated)
-    assert shared in photos
     assert photos[shared][1:] == detectors[shared][1:]  # config, folder, options, key
+    keys = [spec[4] for spec in (*photos.values(), *detectors.values())]
+    assert len(set(keys)) == 4
 
     # the key follows the configs' code, not their comments
     tool = load_tool('demo/run_photos')
@@ -181,7 +171,9 @@ def test_photo_benchmarks_share_the_trainings_of_a_config_both_train(tmp_path, m
 
     # the key follows the detector's weights
     yolox.write_bytes(b'other yolox weights')
-    again = _training_specs('demo/run_photos', photos_args, monkeypatch, methods=with_gated)
+    again = _training_specs('demo/run_photos', [
+        *common, '--work-dir', str(tmp_path / 'photos'), '--detector-checkpoint', str(yolox)],
+        monkeypatch)
     assert again[shared][4] != photos[shared][4]
 
 

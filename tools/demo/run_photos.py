@@ -12,9 +12,8 @@ Steps (each cached, so a second run only redoes what changed):
    YOLOX-Nano, on the Sony's captures of the train photos at every level of
    ``--train-darkness`` (default: the benchmark's levels and 2x, cleaner captures, rendered
    for training only). GenISP is the gated residual recipe
-   (configs/photos/genisp_yolox-nano_photos_residual_gated_chroma.py: a zero-initialised
-   ConvNet correcting a fixed rendering, scaled by a learned gate on the noise level of the
-   image's colour differences); the
+   (configs/photos/genisp_yolox-nano_photos_residual_gated.py: a zero-initialised ConvNet
+   correcting a fixed rendering, scaled by a learned gate on the image's noise level); the
    paper's design (ConvWB + ConvCC + a ConvNet from random weights, which loses to LibRaw's
    ISP here, README) is added with ``--paper-design``;
 4. score with tools/test.py, each pipeline over every (camera, darkness) pair of the val
@@ -28,9 +27,9 @@ Steps (each cached, so a second run only redoes what changed):
     python tools/demo/run_photos.py --coco-root /data/coco --max-images 500 --seeds 0 1 2
 
 Trained ISPs are kept in ``--isp-dir`` (default: ``photo_isps`` beside the work dir), shared
-with tools/demo/run_photos_detectors.py: a config both benchmarks train is trained once (each
-training is keyed by its configs, detectors, training captures, seed, options and the plugin's
-source). Run one benchmark at a time.
+with tools/demo/run_photos_detectors.py: GenISP trained through YOLOX-Nano is the same training
+in both, done once (each is keyed by its configs, detectors, training captures, seed, options
+and the plugin's source). Run one benchmark at a time.
 
 The pictures show COCO photographs: keep them out of the repository (image rights).
 """
@@ -64,9 +63,8 @@ METHODS = (
     ('fixed_rendering', "GenISP's fixed rendering, untrained",
      'configs/photos/baseline_xyz_wb_gain_gamma.py', None),
     ('genisp_camera', 'GenISP without XYZ',
-     'configs/photos/genisp_yolox-nano_photos_residual_gated_chroma_camera_space.py',
-     'train_darkness'),
-    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated_chroma.py',
+     'configs/photos/genisp_yolox-nano_photos_residual_gated_camera_space.py', 'train_darkness'),
+    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated.py',
      'train_darkness'),
 )
 #: ``--paper-design``: the paper's ISP, trained on the benchmark's levels only
