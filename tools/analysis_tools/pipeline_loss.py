@@ -10,6 +10,10 @@ shows how far a trained ISP is from what those renderings already give the detec
 unconverged ISP sits above them on its own objective, a converged ISP that still scores a
 lower AP points at a mismatch between the loss and the metric instead. Losses are computed
 in eval mode (no flips, the frozen detector as always), in order, batch by batch.
+
+``--noise-gate-closed`` scores a noise-gated GenISP with its gate shut: every capture gets the
+fixed rendering (after ConvWB and ConvCC) without the ConvNet's correction - what the learned
+correction adds to (or costs) the loss on a dataset.
 """
 import argparse
 import json
@@ -38,8 +42,20 @@ def parse_args(argv=None):
                              'through the test pipeline: no random flips)')
     parser.add_argument('--max-batches', type=int, default=None)
     parser.add_argument('--out', help='write the means as JSON here')
+    parser.add_argument('--noise-gate-closed', action='store_true',
+                        help="shut a noise-gated GenISP's gate: no ConvNet correction")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
+
+
+def close_noise_gate(model) -> None:
+    """Shut the noise gate of ``model``'s GenISP (``sigmoid(4 * -20)``: below 1e-34)."""
+    isp = getattr(model.data_preprocessor, 'isp', None)
+    if getattr(isp, 'noise_gate', None) is None:
+        raise ConfigError('--noise-gate-closed: the model\'s ISP has no noise gate '
+                          '(GenISP(noise_gate=True))')
+    with torch.no_grad():
+        isp.noise_gate.copy_(torch.tensor([0.0, -20.0]))
 
 
 def boxes_before_resizing(pipeline):
@@ -95,13 +111,20 @@ def main(argv=None):
                         logger='silent')
     else:  # fixed ISPs: the detector from the config's detector_checkpoint
         model.init_weights()
+    if args.noise_gate_closed:
+        try:
+            close_noise_gate(model)
+        except ConfigError as e:
+            fail(str(e))
     means, images = mean_losses(model, Runner.build_dataloader(loader_cfg), args.max_batches)
-    print(f'{args.config} ({args.checkpoint or "no checkpoint"}), {images} images of the '
+    gate = ', noise gate closed' if args.noise_gate_closed else ''
+    print(f'{args.config} ({args.checkpoint or "no checkpoint"}{gate}), {images} images of the '
           f'{args.split} split: ' + ', '.join(f'{k} {v:.4f}' for k, v in sorted(means.items())))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint, split=args.split,
-                           images=images, losses=means), f, indent=1)
+                           noise_gate_closed=args.noise_gate_closed, images=images,
+                           losses=means), f, indent=1)
 
 
 if __name__ == '__main__':
