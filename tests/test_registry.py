@@ -13,7 +13,7 @@ EXPECTED = {
                    'LoadNumpyImageFromFile', 'LoadLibRawRenderedImage', 'AsShotWhiteBalance'],
     'DATASETS': ['RawCocoDataset'],
     'HOOKS': ['RawDetVisualizationHook', 'ISPSyncCheckHook', 'KeepFreedMemoryHook',
-              'WarmStartISPHook', 'BadFilesHook', 'ISPWatchHook'],
+              'WarmStartISPHook', 'BadFilesHook', 'ISPWatchHook', 'HeldOutCalibrationHook'],
     'OPTIM_WRAPPER_CONSTRUCTORS': ['TrainableParamsOptimWrapperConstructor'],
 }
 

@@ -48,6 +48,8 @@ import copy
 import io
 import json
 import logging
+import math
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.fileio import get, get_local_path
@@ -60,7 +62,8 @@ from mmdet.registry import DATASETS
 from ..raw import RawReadError
 from .coco_ids import COCO_CLASSES
 
-__all__ = ['RawCocoDataset', 'normalize_coco_dict', 'load_raw_coco']
+__all__ = ['RawCocoDataset', 'normalize_coco_dict', 'load_raw_coco', 'held_out_photos',
+           'photo_stem']
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,6 +182,21 @@ def _category_ids_by_name(coco_dict: dict, source: str) -> Dict[str, int]:
 # --------------------------------------------------------------------------------------------
 # dataset
 # --------------------------------------------------------------------------------------------
+def photo_stem(file_name: str) -> str:
+    """The photo a capture shows: its file stem (``x10/train/000000000009.dng`` ->
+    ``000000000009``), the same for every darkness level and camera."""
+    return osp.splitext(osp.basename(file_name))[0]
+
+
+def held_out_photos(stems: Sequence[str], fraction: float) -> set:
+    """The held-out photos among ``stems`` (see ``RawCocoDataset``'s ``held_out_fraction``):
+    of the distinct stems in sorted order, ``round(n * fraction)`` evenly spaced ones (every
+    fourth for 0.25), at least one when ``n * fraction >= 1``."""
+    ordered = sorted(set(stems))
+    return {stem for rank, stem in enumerate(ordered)
+            if math.floor((rank + 1) * fraction + 1e-9) > math.floor(rank * fraction + 1e-9)}
+
+
 @DATASETS.register_module()
 class RawCocoDataset(CocoDataset):
     """COCO-format detection dataset of RAW images (see the module docstring).
@@ -186,6 +204,14 @@ class RawCocoDataset(CocoDataset):
     Args:
         detector_classes: the class names of the detector's head, in its order; labels are
             indices into it. Defaults to the 80 COCO classes (a COCO-pretrained detector).
+        held_out_fraction, part: split the photos into a part to fit on and a held-out part
+            (e.g. to calibrate a few parameters on photos the rest of the model never saw):
+            ``part='fit'`` keeps the photos outside the held-out ``held_out_fraction``,
+            ``'held_out'`` those inside it, ``'all'`` (default) every photo. A photo is held
+            out by its file stem (``x10/train/000000000009.dng`` -> ``000000000009``), so every
+            capture of one photo (each darkness level) falls on the same side: of the file's
+            distinct stems in sorted order, ``round(n * held_out_fraction)`` evenly spaced ones
+            (every fourth for 0.25) - a fixed split, independent of the file's order.
         unreadable_test_images: a test-mode file that cannot be read is an error naming it
             (``'raise'``, default) or, opted in, ``'no_detections'``: a blank stand-in that
             :class:`RawCocoMetric` scores as an image without any detection, warning with the
@@ -203,9 +229,17 @@ class RawCocoDataset(CocoDataset):
 
     METAINFO = dict(classes=COCO_CLASSES, palette=CocoDataset.METAINFO['palette'])
     UNREADABLE_POLICIES = ('raise', 'no_detections')
+    PARTS = ('all', 'fit', 'held_out')
 
     def __init__(self, *args, detector_classes: Optional[Sequence[str]] = None,
+                 held_out_fraction: float = 0.0, part: str = 'all',
                  unreadable_test_images: str = 'raise', **kwargs):
+        if part not in self.PARTS:
+            raise ValueError(f'part must be one of {self.PARTS}, got {part!r}')
+        if part != 'all' and not 0.0 < held_out_fraction < 1.0:
+            raise ValueError(f"part={part!r} needs 0 < held_out_fraction < 1, got "
+                             f'{held_out_fraction!r}')
+        self.held_out_fraction, self.part = held_out_fraction, part
         if unreadable_test_images not in self.UNREADABLE_POLICIES:
             raise ValueError(f'unreadable_test_images must be one of '
                              f'{self.UNREADABLE_POLICIES}, got {unreadable_test_images!r}')
@@ -257,6 +291,11 @@ class RawCocoDataset(CocoDataset):
         self.cat2label = {name_to_cat[c]: self._detector_classes.index(c) for c in declared}
         self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
 
+        held_out = set()
+        if self.part != 'all':
+            held_out = held_out_photos([photo_stem(image['file_name'])
+                                        for image in self.coco.imgs.values()],
+                                       self.held_out_fraction)
         data_list = []
         for img_id in self.coco.get_img_ids():
             raw_img_info = dict(self.coco.imgs[img_id])
@@ -266,8 +305,13 @@ class RawCocoDataset(CocoDataset):
                                                   raw_img_info=raw_img_info))
             data_info['orig_img_id'] = raw_img_info['orig_id']
             data_info['file_name'] = raw_img_info['file_name']
-            data_list.append(data_info)
+            if self.part == 'all' or (photo_stem(data_info['file_name']) in held_out) == (
+                    self.part == 'held_out'):
+                data_list.append(data_info)
         del self.coco
+        if not data_list:
+            raise ValueError(f'{self.ann_file}: no image in part {self.part!r} '
+                             f'(held_out_fraction={self.held_out_fraction})')
         return data_list
 
     def prepare_data(self, idx: int) -> Optional[dict]:

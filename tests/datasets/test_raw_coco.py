@@ -476,3 +476,57 @@ def test_cached_sony_pipeline_end_to_end_scores_gt_predictions_1(shared, tmp_pat
     with contextlib.redirect_stdout(io.StringIO()):
         res = metric.evaluate(len(samples))
     assert res['coco/bbox_mAP'] == 1.0
+
+
+def write_multi_level_file(path, stems, levels=('x2', 'x10')):
+    """Captures of ``stems`` at several darkness levels in one file, as the photo benchmark's
+    merged training files hold them (``x10/train/<stem>.dng``), in a shuffled order."""
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    for level in levels:
+        for stem in rng.permutation(stems):
+            images.append(dict(id=len(images) + 1, file_name=f'{level}/train/{stem}.dng',
+                               width=640, height=480))
+            annotations.append(dict(id=len(annotations) + 1, image_id=len(images),
+                                    category_id=1, bbox=[10, 20, 30, 40], area=1200, iscrowd=0))
+    path.write_text(json.dumps(dict(images=images, annotations=annotations,
+                                    categories=[dict(id=1, name='person')])))
+    return path
+
+
+def test_held_out_split_keeps_every_capture_of_a_photo_on_one_side(tmp_path):
+    stems = [f'{i:012d}' for i in range(42)]
+    path = write_multi_level_file(tmp_path / 'train.json', stems)
+    parts = {part: build(path, held_out_fraction=0.25, part=part)
+             for part in ('all', 'fit', 'held_out')}
+    photos = {part: collections.Counter(Path(ds.get_data_info(i)['file_name']).stem
+                                        for i in range(len(ds)))
+              for part, ds in parts.items()}
+    # every photo in exactly one part, with both of its darkness levels
+    assert not set(photos['fit']) & set(photos['held_out'])
+    assert set(photos['fit']) | set(photos['held_out']) == set(stems)
+    assert set(photos['fit'].values()) == set(photos['held_out'].values()) == {2}
+    # a quarter, evenly spaced in stem order (every fourth), whatever the file's order
+    assert sorted(photos['held_out']) == stems[3::4]
+    assert len(parts['all']) == 84 and len(parts['fit']) == 64
+
+
+def test_held_out_split_of_the_benchmark_train_photos(shared):
+    """The split the calibrated photo recipe uses: 32 of the 128 train photos held out."""
+    coco = load_json(shared('datasets', 'coco-photos', 'annotations',
+                            'instances_train2017.json'))
+    from genisp_mmdet.datasets import held_out_photos
+    held_out = held_out_photos([Path(im['file_name']).stem for im in coco['images']], 0.25)
+    assert len(coco['images']) == 128 and len(held_out) == 32
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(part='held_out'), 'needs 0 < held_out_fraction < 1'),
+    (dict(part='fit', held_out_fraction=1.0), 'needs 0 < held_out_fraction < 1'),
+    (dict(part='validation', held_out_fraction=0.25), 'part must be one of'),
+    (dict(part='held_out', held_out_fraction=0.01), "no image in part 'held_out'"),
+])
+def test_held_out_split_refuses_what_it_cannot_split(tmp_path, kwargs, message):
+    path = write_multi_level_file(tmp_path / 'train.json', ['a', 'b', 'c'])
+    with pytest.raises(ValueError, match=message):
+        build(path, **kwargs)

@@ -92,3 +92,9 @@ def test_a_closed_noise_gate_scores_the_fixed_rendering(tmp_path, monkeypatch, c
         tool.main([DEMO_CONFIG, ungated, '--split', 'test', '--noise-gate-closed',
                    '--cfg-options', *options[:3]])
     assert 'has no noise gate' in capsys.readouterr().err
+    # nothing to score: one clear line naming the config and split, no traceback
+    with pytest.raises(SystemExit):
+        tool.main([DEMO_CONFIG, checkpoint, '--split', 'test', '--max-batches', '0',
+                   '--cfg-options', *options])
+    err = capsys.readouterr().err
+    assert 'test split: the dataloader yielded no images' in err and 'Traceback' not in err

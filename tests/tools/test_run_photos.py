@@ -60,7 +60,7 @@ def _detector_that_fires(path):
 def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     rng = np.random.default_rng(0)
     coco = tmp_path / 'coco'
-    _photo_folder(coco, 'train', 3, rng)
+    _photo_folder(coco, 'train', 4, rng)  # one held out to calibrate GenISP's gate on
     _photo_folder(coco, 'val', 2, rng)
     detector = tmp_path / 'yolox_nano_untrained.pth'
     _detector_that_fires(detector)
@@ -107,11 +107,17 @@ def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
     # --train-darkness level, 2x rendered for training only, merged into one file
     merged = json.loads((data / 'annotations' /
                          'sony_rx100m7_train_x2-x10-x200.json').read_text())
-    assert len(merged['images']) == 9 and len({im['id'] for im in merged['images']}) == 9
+    assert len(merged['images']) == 12 and len({im['id'] for im in merged['images']}) == 12
     assert {im['file_name'].split('/')[0] for im in merged['images']} == {'x2', 'x10', 'x200'}
     assert not (data / 'sony_rx100m7' / 'x2' / 'val').exists()
-    trained = tmp_path / 'photo_isps' / 'genisp_yolox-nano_photos_residual_gated_x2-x10-x200_seed1'
-    assert 'annotations/sony_rx100m7_train_x2-x10-x200.json' in (trained / 'train.log').read_text()
+    trained = (tmp_path / 'photo_isps' /
+               'genisp_yolox-nano_photos_residual_gated_calibrated_x2-x10-x200_seed1')
+    log = (trained / 'train.log').read_text()
+    assert 'annotations/sony_rx100m7_train_x2-x10-x200.json' in log
+    # one fitting epoch (--epochs 1) on three photos, then the gate alone on the fourth
+    assert 'Epoch(train) [1][3/3]' in log and 'Epoch(train) [4][1/1]' in log
+    assert ("epochs 2-4 train only ['data_preprocessor.isp.noise_gate'] at lr 0.01 on 3 "
+            'held-out images') in log
 
     # a single config scored by the analysis tool gets the benchmark's own numbers
     scored = subprocess.run(
@@ -137,7 +143,7 @@ def test_photo_benchmark_runs_end_to_end_at_toy_size(tmp_path):
         capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
     span = json.loads((data / 'annotations' / 'sony_rx100m7_train_x10-x50.json').read_text())
-    assert len(span['images']) == 6 and {im['file_name'].split('/')[0]
+    assert len(span['images']) == 8 and {im['file_name'].split('/')[0]
                                          for im in span['images']} == {'x10', 'x50'}
     assert (data / 'sony_rx100m7' / 'x50' / 'train').is_dir()
     gated_metrics = json.loads((tmp_path / 'gated' / 'metrics.json').read_text())['metrics']

@@ -125,9 +125,10 @@ def _training_specs(tool_name, argv, monkeypatch):
     return {spec[2]: spec for spec in asked}
 
 
-def test_both_photo_benchmarks_share_the_isp_trained_through_yolox(tmp_path, monkeypatch):
-    """run_photos' GenISP and run_photos_detectors' ISP trained through YOLOX-Nano are one
-    training (same folder, options and cache key), so running both trains it once."""
+def test_photo_benchmarks_key_their_trainings_by_what_they_read(tmp_path, monkeypatch):
+    """Each ISP training of the two photo benchmarks has its own folder and cache key under
+    the shared ISP folder - run_photos' calibrated GenISP is not run_photos_detectors' gated
+    ISP through YOLOX-Nano - and a key follows the configs' code and the detector's weights."""
     rng = np.random.default_rng(1)
     coco = tmp_path / 'coco'
     _photo_folder(coco, 'train', 2, rng)
@@ -148,13 +149,13 @@ def test_both_photo_benchmarks_share_the_isp_trained_through_yolox(tmp_path, mon
         str(yolox), '--nanodet-checkpoint', str(nanodet)], monkeypatch)
 
     isps = tmp_path / 'photo_isps'
-    shared = str(isps / 'genisp_yolox-nano_photos_residual_gated_x2-x10_seed0')
+    shared = str(isps / 'genisp_yolox-nano_photos_residual_gated_calibrated_x2-x10_seed0')
     assert set(photos) == {shared, str(
-        isps / 'genisp_yolox-nano_photos_residual_gated_camera_space_x2-x10_seed0')}
-    assert shared in detectors and len(detectors) == 3
-    assert photos[shared][1:] == detectors[shared][1:]  # config, folder, options, key
+        isps / 'genisp_yolox-nano_photos_residual_gated_calibrated_camera_space_x2-x10_seed0')}
+    assert str(isps / 'genisp_yolox-nano_photos_residual_gated_x2-x10_seed0') in detectors
+    assert len(detectors) == 3
     keys = [spec[4] for spec in (*photos.values(), *detectors.values())]
-    assert len(set(keys)) == 4
+    assert len(set(keys)) == 5
 
     # the key follows the configs' code, not their comments
     tool = load_tool('demo/run_photos')

@@ -116,7 +116,11 @@ def main(argv=None):
             close_noise_gate(model)
         except ConfigError as e:
             fail(str(e))
-    means, images = mean_losses(model, Runner.build_dataloader(loader_cfg), args.max_batches)
+    try:
+        means, images = mean_losses(model, Runner.build_dataloader(loader_cfg),
+                                    args.max_batches)
+    except ConfigError as e:
+        fail(f'{args.config}, {args.split} split: {e}')
     gate = ', noise gate closed' if args.noise_gate_closed else ''
     print(f'{args.config} ({args.checkpoint or "no checkpoint"}{gate}), {images} images of the '
           f'{args.split} split: ' + ', '.join(f'{k} {v:.4f}' for k, v in sorted(means.items())))

@@ -11,11 +11,12 @@ Steps (each cached, so a second run only redoes what changed):
 3. per seed, train GenISP and its camera-space ablation with tools/train.py through the frozen
    YOLOX-Nano, on the Sony's captures of the train photos at every level of
    ``--train-darkness`` (default: the benchmark's levels and 2x, cleaner captures, rendered
-   for training only). GenISP is the gated residual recipe
-   (configs/photos/genisp_yolox-nano_photos_residual_gated.py: a zero-initialised ConvNet
-   correcting a fixed rendering, scaled by a learned gate on the image's noise level); the
-   paper's design (ConvWB + ConvCC + a ConvNet from random weights, which loses to LibRaw's
-   ISP here, README) is added with ``--paper-design``;
+   for training only). GenISP is the calibrated gated residual recipe
+   (configs/photos/genisp_yolox-nano_photos_residual_gated_calibrated.py: a zero-initialised
+   ConvNet correcting a fixed rendering, scaled by a learned gate on the image's noise level,
+   fitted on three quarters of the train photos; the gate then calibrated alone on the
+   quarter held out); the paper's design (ConvWB + ConvCC + a ConvNet from random weights,
+   which loses to LibRaw's ISP here, README) is added with ``--paper-design``;
 4. score with tools/test.py, each pipeline over every (camera, darkness) pair of the val
    photos in one run: LibRaw's conventional ISP, packed RAW + gain + gamma, GenISP's fixed
    rendering untrained (where its training starts), GenISP without XYZ, GenISP (each seed);
@@ -26,10 +27,10 @@ Steps (each cached, so a second run only redoes what changed):
     python tools/demo/run_photos.py --coco-root ../shared/datasets/coco-photos
     python tools/demo/run_photos.py --coco-root /data/coco --max-images 500 --seeds 0 1 2
 
-Trained ISPs are kept in ``--isp-dir`` (default: ``photo_isps`` beside the work dir), shared
-with tools/demo/run_photos_detectors.py: GenISP trained through YOLOX-Nano is the same training
-in both, done once (each is keyed by its configs, detectors, training captures, seed, options
-and the plugin's source). Run one benchmark at a time.
+Trained ISPs are kept in ``--isp-dir`` (default: ``photo_isps`` beside the work dir, shared
+with tools/demo/run_photos_detectors.py, whose tables use the gated recipe without the
+calibration): each is keyed by its configs, detectors, training captures, seed, options and
+the plugin's source, so a training asked for twice runs once. Run one benchmark at a time.
 
 The pictures show COCO photographs: keep them out of the repository (image rights).
 """
@@ -63,8 +64,9 @@ METHODS = (
     ('fixed_rendering', "GenISP's fixed rendering, untrained",
      'configs/photos/baseline_xyz_wb_gain_gamma.py', None),
     ('genisp_camera', 'GenISP without XYZ',
-     'configs/photos/genisp_yolox-nano_photos_residual_gated_camera_space.py', 'train_darkness'),
-    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated.py',
+     'configs/photos/genisp_yolox-nano_photos_residual_gated_calibrated_camera_space.py',
+     'train_darkness'),
+    ('genisp', 'GenISP', 'configs/photos/genisp_yolox-nano_photos_residual_gated_calibrated.py',
      'train_darkness'),
 )
 #: ``--paper-design``: the paper's ISP, trained on the benchmark's levels only
@@ -98,7 +100,8 @@ def add_benchmark_arguments(parser, work_dir):
                         help='training seeds of the learned ISPs (renders are fixed)')
     parser.add_argument('--render-seed', type=int, default=0)
     parser.add_argument('--epochs', type=int, default=None,
-                        help='GenISP training epochs (default: the config\'s)')
+                        help="GenISP's fitting epochs, train_cfg.max_epochs (default: the "
+                             "config's); a calibrated recipe adds its calibration epochs")
     parser.add_argument('--data', default='data/coco-photos-raw')
     parser.add_argument('--work-dir', default=work_dir)
     parser.add_argument('--isp-dir', default=None,
