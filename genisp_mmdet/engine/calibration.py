@@ -54,9 +54,19 @@ class HeldOutCalibrationHook(Hook):
             dataset_overrides)
         self.begin_epoch = None
         self.held_out_loader = None
+        self.calibrated_names: List[str] = []
+        self.calibrated_ids: set = set()
 
     def before_train(self, runner) -> None:
-        self.calibrated_names(runner)  # fails before any training when nothing matches
+        # resolved once, before any training: fails at once when nothing matches
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self.calibrated_names = [
+            name for name, param in model.named_parameters()
+            if param.requires_grad and any(key in name for key in self.trainable)]
+        if not self.calibrated_names:
+            raise ValueError(f'HeldOutCalibrationHook: no trainable parameter name contains any '
+                             f'of {self.trainable}')
+        self.calibrated_ids = {id(model.get_parameter(name)) for name in self.calibrated_names}
         loop = runner.train_loop
         if self.begin_epoch is None:
             self.begin_epoch = loop.max_epochs
@@ -68,15 +78,6 @@ class HeldOutCalibrationHook(Hook):
             loader_cfg['dataset'] = dict(loader_cfg['dataset'], **self.dataset_overrides)
             self.held_out_loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
 
-    def calibrated_names(self, runner) -> List[str]:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        names = [name for name, param in model.named_parameters()
-                 if param.requires_grad and any(key in name for key in self.trainable)]
-        if not names:
-            raise ValueError(f'HeldOutCalibrationHook: no trainable parameter name contains any '
-                             f'of {self.trainable}')
-        return names
-
     def calibrating(self, runner) -> bool:
         return self.begin_epoch is not None and runner.epoch >= self.begin_epoch
 
@@ -87,7 +88,7 @@ class HeldOutCalibrationHook(Hook):
             runner.logger.info(
                 f'HeldOutCalibrationHook: epochs {self.begin_epoch + 1}-'
                 f'{self.begin_epoch + self.epochs} train only '
-                f'{sorted(self.calibrated_names(runner))} at lr {self.lr} on '
+                f'{sorted(self.calibrated_names)} at lr {self.lr} on '
                 f'{len(self.held_out_loader.dataset)} held-out images ({self.dataset_overrides})')
         runner.train_loop.dataloader = self.held_out_loader
         sampler = getattr(self.held_out_loader, 'sampler', None)
@@ -100,10 +101,8 @@ class HeldOutCalibrationHook(Hook):
             self.set_learning_rates(runner)
 
     def set_learning_rates(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        calibrated = {id(model.get_parameter(name)) for name in self.calibrated_names(runner)}
         for group in runner.optim_wrapper.optimizer.param_groups:
-            mine = [id(p) in calibrated for p in group['params']]
+            mine = [id(p) in self.calibrated_ids for p in group['params']]
             if any(mine) and not all(mine):
                 raise ValueError('HeldOutCalibrationHook: a parameter group mixes calibrated '
                                  'and fixed parameters; give the calibrated ones their own '
