@@ -107,6 +107,55 @@ def test_summary_is_the_unseen_camera_mean_over_seeds_with_its_spread():
     assert tool.cell(row) == '0.200 ± 0.071'
 
 
+def _per_camera(ap):
+    return {camera: {'x10': dict(AP=ap, AP50=0.5)} for camera in TEST_CAMERAS}
+
+
+def test_paired_differences_subtract_seed_by_seed_and_fixed_baselines_from_every_seed():
+    tool = load_tool('demo/run_photos_detectors')
+    # the ISPs' seeds rank oppositely: unpaired, their means tie; paired, one always wins
+    own = {'0': _per_camera(0.30), '1': _per_camera(0.40), '2': _per_camera(0.35)}
+    other = {'0': _per_camera(0.31), '1': _per_camera(0.41), '2': _per_camera(0.33)}
+    diff = tool.paired_difference(other, own, ['x10'])['x10']
+    assert diff['values'] == pytest.approx([0.01, 0.01, -0.02])
+    assert diff['mean'] == pytest.approx(0.0) and diff['above'] == 2
+    assert diff['sd'] == pytest.approx(np.std([0.01, 0.01, -0.02], ddof=1))
+    assert tool.paired_cell(diff) == '+0.000 ± 0.017 (2/3 above)'
+    fixed = tool.paired_difference(other, {'-': _per_camera(0.32)}, ['x10'])['x10']
+    assert fixed['values'] == pytest.approx([-0.01, 0.09, 0.01]) and fixed['above'] == 2
+
+    results = {det: dict(libraw=_per_camera(0.2), gain_gamma=_per_camera(0.1),
+                         oracle=dict(AP=0.5, AP50=0.7),
+                         **{key: own for key, _, _, _ in tool.ISPS})
+               for det in tool.DETECTORS}
+    results['nanodet-m']['via_yolox-nano'] = other
+    pairs = {label: (a, b) for label, a, b in tool.paired_comparisons(results, 'nanodet-m')}
+    minuend, subtrahend = pairs['GenISP trained through YOLOX-Nano minus own ISP']
+    assert minuend is other and subtrahend is own  # NanoDet-m's own ISP
+    assert len(pairs) == 2 + 3 * 2  # two ISPs vs own; three ISPs vs two baselines
+
+
+def test_report_states_the_paired_differences(tmp_path):
+    tool = load_tool('demo/run_photos_detectors')
+    own = {'0': _per_camera(0.30), '1': _per_camera(0.40)}
+    better = {'0': _per_camera(0.32), '1': _per_camera(0.41)}
+    results = {det: dict(libraw=_per_camera(0.35), gain_gamma=_per_camera(0.1),
+                         oracle=dict(AP=0.5, AP50=0.7),
+                         **{key: (own if key == tool.own_isp(det) else better)
+                            for key, _, _, _ in tool.ISPS})
+               for det in tool.DETECTORS}
+    tool.write_report(str(tmp_path), results, ['x10'], [0, 1], {}, 60.0)
+    markdown = (tmp_path / 'report_detectors.md').read_text()
+    assert markdown.count('| GenISP trained through both (summed losses) minus own ISP | '
+                          '+0.015 ± 0.007 (2/2 above) |') == 2
+    assert '| GenISP trained through NanoDet-m minus LibRaw conventional ISP | '\
+           '+0.015 ± 0.064 (1/2 above) |' in markdown
+    report = json.loads((tmp_path / 'report_detectors.json').read_text())
+    paired = report['paired_by_seed']['yolox-nano']
+    assert paired['GenISP trained through YOLOX-Nano minus Packed RAW + gain + gamma'][
+        'x10']['above'] == 2
+
+
 class _StopAfterTrainingSpecs(Exception):
     pass
 

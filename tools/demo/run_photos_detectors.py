@@ -101,6 +101,11 @@ def convert_detectors(checkpoints, env):
                              '../shared/detectors/nanodet_m/README.md)')
 
 
+def own_isp(det):
+    """The key of the ISP trained through detector ``det`` alone."""
+    return next(key for key, _, _, through in ISPS if through == (det,))
+
+
 def oracle_label(spec):
     return f'{spec["label"]} on the well-lit photos (oracle)'
 
@@ -112,13 +117,51 @@ def summary(per_seed, tags):
     for tag in tags:
         row = {}
         for metric in ('AP', 'AP50'):
-            values = [sum(cams[c][tag][metric] for c in TEST_CAMERAS) / len(TEST_CAMERAS)
-                      for cams in per_seed.values()]
+            values = list(unseen_mean_per_seed(per_seed, tag, metric).values())
             row[metric] = statistics.mean(values)
             row[metric + '_sd'] = statistics.stdev(values) if len(values) > 1 else None
         row['seeds'] = len(per_seed)
         out[tag] = row
     return out
+
+
+def unseen_mean_per_seed(per_seed, tag, metric='AP'):
+    """seed -> the unseen cameras' mean ``metric`` at darkness ``tag``."""
+    return {seed: sum(cams[c][tag][metric] for c in TEST_CAMERAS) / len(TEST_CAMERAS)
+            for seed, cams in per_seed.items()}
+
+
+def paired_difference(minuend, subtrahend, tags):
+    """``{tag: {'mean', 'sd', 'above', 'values'}}``: per seed, the unseen-camera mean AP of
+    ``minuend`` minus that of ``subtrahend`` with the same seed (a fixed pipeline, given under
+    the single key ``'-'``, is subtracted from every seed); ``above``: how many seeds' values
+    are > 0. Per seed, so that a seed on the other side of zero shows."""
+    out = {}
+    for tag in tags:
+        first = unseen_mean_per_seed(minuend, tag)
+        second = unseen_mean_per_seed(subtrahend, tag)
+        values = [first[seed] - second[seed if seed in second else '-'] for seed in first]
+        out[tag] = dict(mean=statistics.mean(values),
+                        sd=statistics.stdev(values) if len(values) > 1 else None,
+                        above=sum(v > 0 for v in values), values=values)
+    return out
+
+
+def paired_cell(diff):
+    sd = f' ± {diff["sd"]:.3f}' if diff['sd'] is not None else ''
+    return f'{diff["mean"]:+.3f}{sd} ({diff["above"]}/{len(diff["values"])} above)'
+
+
+def paired_comparisons(results, det):
+    """``[(label, minuend, subtrahend)]`` (per-seed results) of detector ``det``: each ISP it
+    never saw and the joint one against its own ISP, every ISP against each fixed baseline."""
+    spec, own = DETECTORS[det], own_isp(det)
+    isps = [(key, label) for key, label, _, _ in ISPS]
+    pairs = [(f'{label} minus own ISP', results[det][key], results[det][own])
+             for key, label in isps if key != own]
+    pairs += [(f'{label} minus {base_label}', results[det][key], {'-': results[det][base]})
+              for key, label in isps for base, base_label, _ in spec['baselines']]
+    return pairs
 
 
 def cell(row, metric='AP'):
@@ -129,14 +172,14 @@ def cell(row, metric='AP'):
 def write_report(work_dir, results, tags, seeds, checkpoints, elapsed):
     """report_detectors.json (every number, per camera and seed) and report_detectors.md (the
     unseen cameras' mean per pipeline and darkness, one table per detector)."""
-    tables, lines = {}, [
+    tables, paired, lines = {}, {}, [
         '# GenISP across detectors, on dark RAW captures of real COCO photographs', '',
         f'Trained on the {TRAIN_CAMERA}\'s captures of the train photos; scored on the unseen '
         f'cameras ({", ".join(TEST_CAMERAS)}), their mean COCO AP per darkness level '
         f'(seeds {seeds}; ± is the standard deviation over seeds). "Own ISP" is the ISP '
         'trained through the detector in the table, the upper bound of the transfer.', '']
     for det, spec in DETECTORS.items():
-        own = next(key for key, _, _, through in ISPS if through == (det,))
+        own = own_isp(det)
         rows = [(oracle_label(spec), {t: dict(AP=results[det]['oracle']['AP'], AP_sd=None,
                                                 AP50=results[det]['oracle']['AP50'],
                                                 AP50_sd=None) for t in tags})]
@@ -154,6 +197,16 @@ def write_report(work_dir, results, tags, seeds, checkpoints, elapsed):
         for label, row in rows:
             lines.append(f'| {label} | ' + ' | '.join(cell(row[t]) for t in tags) + ' | ' +
                          ' | '.join(cell(row[t], 'AP50') for t in tags) + ' |')
+        pairs = paired[det] = {
+            label: paired_difference(minuend, subtrahend, tags)
+            for label, minuend, subtrahend in paired_comparisons(results, det)}
+        lines += ['', f'{spec["label"]}, paired by seed: AP difference of the unseen-camera '
+                  'mean, mean ± sd over seeds (seeds above zero)', '',
+                  '| Comparison | ' + ' | '.join(f'AP {t}' for t in tags) + ' |',
+                  '|---|' + '---:|' * len(tags)]
+        for label, diff in pairs.items():
+            lines.append(f'| {label} | ' + ' | '.join(paired_cell(diff[t]) for t in tags) +
+                         ' |')
         lines.append('')
     lines += ['The oracle row is the detector on the well-lit photos themselves (one number, '
               'repeated per level).', '',
@@ -163,6 +216,7 @@ def write_report(work_dir, results, tags, seeds, checkpoints, elapsed):
     with open(osp.join(work_dir, 'report_detectors.json'), 'w') as f:
         json.dump(dict(train_camera=TRAIN_CAMERA, test_cameras=list(TEST_CAMERAS),
                        darkness=tags, seeds=seeds, unseen_camera_mean=tables,
+                       paired_by_seed=paired,
                        per_camera=results, checkpoints=checkpoints), f, indent=1)
     with open(osp.join(work_dir, 'report_detectors.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
